@@ -1,0 +1,31 @@
+"""`python -m helpers.offline`: serve the offline Claude in the foreground, for curl, other languages' SDKs and
+your own test suites. It binds to 127.0.0.1 unless `--host` says otherwise."""
+
+from __future__ import annotations
+
+import argparse
+
+from .server import serve_forever
+from .state import Options
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = Options()
+    parser = argparse.ArgumentParser(prog="python -m helpers.offline", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (default: 8765)")
+    parser.add_argument("--first-token-ms", type=float, default=defaults.first_token_ms,
+                        help=f"simulated time to first token (default: {defaults.first_token_ms})")
+    parser.add_argument("--per-token-ms", type=float, default=defaults.per_token_ms,
+                        help=f"simulated time per output token (default: {defaults.per_token_ms})")
+    parser.add_argument("--requests-per-minute", type=int, default=None, help="enforce a rate limit (429s)")
+    parser.add_argument("--context-window", type=int, default=None, help="override every model's context window")
+    args = parser.parse_args(argv)
+    print(f"Offline Claude on http://{args.host}:{args.port}  (set ANTHROPIC_BASE_URL to this; Ctrl+C stops it)",
+          flush=True)
+    serve_forever(args.host, args.port, first_token_ms=args.first_token_ms, per_token_ms=args.per_token_ms,
+                  requests_per_minute=args.requests_per_minute, context_window=args.context_window)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""The offline Claude's HTTP face: a Starlette app serving the Messages API routes on top of `ServerState`.
+
+Routes: `POST /v1/messages` (JSON, or SSE when the body says `"stream": true`, whatever `Accept` says),
+`POST /v1/messages/count_tokens`, `GET /v1/models` and `GET /v1/models/{id}`. Every answer carries a
+`request-id` header and the rate-limit headers; every error has the API's body. Server-held threads (the beta
+`thread` field that the SDK's tool runner sends) are kept in memory by the id of the reply they end with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from .compose import compose, sse, stream_events
+from .errors import ApiError
+from .models import MODELS
+from .responder import respond
+from .state import RequestRecord, ServerState, Thread
+from .tokens import count_request
+from .validation import check_headers, check_request, parse_body
+
+ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
+THREADS_BETA = "message-threads-2026-08-12"
+MASKED_HEADERS = {"x-api-key", "authorization"}
+
+
+def build_app(state: ServerState) -> Starlette:
+    """The ASGI app for one server state."""
+
+    async def messages(request: Request) -> Response:
+        return await _handle(request, state, endpoint="create")
+
+    async def count_tokens(request: Request) -> Response:
+        return await _handle(request, state, endpoint="count_tokens")
+
+    async def list_models(request: Request) -> Response:
+        return await _handle(request, state, endpoint="models")
+
+    async def get_model(request: Request) -> Response:
+        return await _handle(request, state, endpoint="model")
+
+    async def not_found(request: Request) -> Response:
+        return await _handle(request, state, endpoint="unknown")
+
+    return Starlette(routes=[
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+        Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+    ])
+
+
+def _headers_for_log(request: Request) -> dict[str, str]:
+    return {k: ("***" if k in MASKED_HEADERS else v) for k, v in request.headers.items()}
+
+
+async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Response:
+    record = state.record(RequestRecord(at=state.now(), method=request.method, path=request.url.path,
+                                        headers=_headers_for_log(request)))
+    request_id = record.request_id = state.next_id("req_011C")
+    headers = {"request-id": request_id, "anthropic-organization-id": ORGANIZATION_ID}
+    try:
+        if endpoint == "unknown":
+            raise ApiError(404, "Not Found")
+        check_headers(request.headers)
+        fault = state.take_fault()
+        if fault:
+            record.fault = "fail_next"
+            extra = {}
+            if fault.retry_after_ms is not None:
+                extra = {"retry-after-ms": str(fault.retry_after_ms),
+                         "retry-after": str(max(1, round(fault.retry_after_ms / 1000)))}
+            raise ApiError(fault.status, fault.message, headers=extra)
+        if endpoint in {"models", "model"}:
+            return _json(record, _models(request, endpoint), headers)
+        raw = await request.body()
+        body = record.body = parse_body(raw)
+        try:
+            headers.update(state.take_request_slot(str(body.get("model"))))
+        except ApiError:
+            record.fault = "rate_limit"
+            raise
+        beta = request.query_params.get("beta") == "true" or bool(request.headers.get("anthropic-beta"))
+        if endpoint == "count_tokens":
+            check_request(body, endpoint="count_tokens", beta=beta)
+            return _json(record, {"input_tokens": count_request(body)}, headers)
+        return await _create(request, state, record, body, headers, beta=beta)
+    except ApiError as error:
+        record.status = error.status
+        record.finished_at = state.now()
+        error_headers = {} if error.bare else dict(headers)
+        return JSONResponse(error.body(request_id), status_code=error.status, headers={**error_headers,
+                                                                                       **error.headers})
+
+
+def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Response:
+    record.status = 200
+    return JSONResponse(content, headers=headers)
+
+
+async def _create(request: Request, state: ServerState, record: RequestRecord, body: dict[str, Any],
+                  headers: dict[str, str], *, beta: bool) -> Response:
+    thread = body.get("thread") if beta else None
+    history: list[Any] | None = None
+    effective = body
+    if thread is not None:
+        if THREADS_BETA not in request.headers.get("anthropic-beta", ""):
+            raise ApiError(400, "thread: Extra inputs are not permitted")
+        if thread.get("type") == "continue":
+            held = state.thread(str(thread.get("previous_message_id")))
+            if held is None:
+                raise ApiError(404, f"thread not found: {thread.get('previous_message_id')}",
+                               details={"error_code": "thread_not_found"})
+            history, effective = held.messages, {**held.fields, **body}
+    spec, input_tokens = check_request(effective, beta=beta, context_window=state.options.context_window,
+                                       history=history)
+    conversation = [*(history or []), *body["messages"]]
+    reply = respond(effective, conversation)
+    message = compose(reply, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
+                      new_tool_id=lambda: state.next_id("toolu_01"))
+    if thread is not None:
+        fields = {k: effective[k] for k in ("system", "tools") if k in effective}
+        full = [*conversation, {"role": "assistant", "content": message["content"]}]
+        state.store_thread(message["id"], Thread(messages=full, fields=fields))
+    record.stream = bool(body.get("stream"))
+    options = state.options
+    if record.stream:
+        fault = state.take_stream_fault()
+        record.status = 200
+        return StreamingResponse(_stream(state, record, message, request, fault), headers=headers,
+                                 media_type="text/event-stream")
+    await asyncio.sleep((options.first_token_ms + options.per_token_ms * message["usage"]["output_tokens"]) / 1000)
+    record.finished_at = state.now()
+    return _json(record, message, headers)
+
+
+async def _stream(state: ServerState, record: RequestRecord, message: dict[str, Any], request: Request,
+                  fault: tuple[int, str] | None) -> AsyncIterator[bytes]:
+    options = state.options
+    try:
+        for n, (name, data, tokens) in enumerate(stream_events(message)):
+            if fault and n == fault[0]:
+                record.fault = "stream_error"
+                error = ApiError(529 if fault[1] == "overloaded_error" else 500, error_type=fault[1])
+                yield sse("error", error.body(record.request_id or ""))
+                return
+            delay = options.first_token_ms if n == 0 else options.per_token_ms * tokens
+            if delay:
+                await asyncio.sleep(delay / 1000)
+            yield sse(name, data)
+    finally:
+        record.finished_at = state.now()
+
+
+def _model_info(model_id: str) -> dict[str, Any]:
+    spec = MODELS[model_id]
+    return {"type": "model", "id": spec.id, "display_name": spec.display_name,
+            "created_at": "1970-01-01T00:00:00Z",  # the API's value for an unknown release date
+            "lifecycle": "deprecated" if spec.deprecated else "active",
+            "max_input_tokens": spec.context_window, "max_tokens": spec.max_output}
+
+
+def _models(request: Request, endpoint: str) -> dict[str, Any]:
+    if endpoint == "model":
+        model_id = request.path_params["model_id"]
+        if model_id not in MODELS:
+            raise ApiError(404, f"model: {model_id}")
+        return _model_info(model_id)
+    ids = list(MODELS)
+    after, before = request.query_params.get("after_id"), request.query_params.get("before_id")
+    if after in MODELS:
+        ids = ids[ids.index(after) + 1:]
+    if before in MODELS:
+        ids = ids[: ids.index(before)]
+    limit = request.query_params.get("limit", "20")
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        raise ApiError(400, "limit: Input should be between 1 and 1000")  # inferred
+    limit = int(limit)
+    page = ids[:limit]
+    return {"data": [_model_info(m) for m in page], "has_more": len(ids) > limit,
+            "first_id": page[0] if page else None, "last_id": page[-1] if page else None}
+

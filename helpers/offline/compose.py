@@ -1,0 +1,109 @@
+"""From a planned reply to what goes on the wire: the Message JSON, and the same message as SSE events.
+
+`compose()` applies `stop_sequences` (the earliest match wins, cut before it) and then `max_tokens` (counted with
+the one token estimate), gives ids to the message and its tool calls, and fills `usage`. `stream_events()` turns
+the finished message into the exact event order of a real stream: `message_start`, `content_block_start`,
+`ping`, `content_block_delta`s of a few tokens each, `content_block_stop`, ..., `message_delta` with the
+cumulative usage, `message_stop`. Each delta carries how many tokens it holds, so the server can pace them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .responder import Reply
+from .tokens import count_json, count_text, split_tokens
+
+TOKENS_PER_DELTA = 3
+Event = tuple[str, dict[str, Any], int]  # name, data, tokens it carries
+
+
+def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id: str,
+            new_tool_id: Callable[[], str]) -> dict[str, Any]:
+    """The Message object for `reply`, cut by stop sequences and `max_tokens`."""
+    budget = body["max_tokens"]
+    content: list[dict[str, Any]] = []
+    stop_reason, stop_sequence, used = reply.stop_reason, None, 0
+    for block in reply.content:
+        if block["type"] == "text":
+            text = block["text"]
+            hit = min(((text.find(s), s) for s in body.get("stop_sequences") or [] if s in text), default=None)
+            if hit:
+                text, stop_reason, stop_sequence = text[: hit[0]], "stop_sequence", hit[1]
+            tokens = split_tokens(text)
+            if used + len(tokens) > budget:
+                tokens, stop_reason, stop_sequence = tokens[: budget - used], "max_tokens", None
+            used += len(tokens)
+            if tokens:
+                content.append({"type": "text", "text": "".join(tokens)})
+        else:
+            cost = count_text(block["name"]) + count_json(block["input"])
+            if used + cost > budget:
+                stop_reason, stop_sequence = "max_tokens", None
+            else:
+                used += cost
+                content.append({"type": "tool_use", "id": new_tool_id(), "name": block["name"],
+                                "input": block["input"]})
+        if stop_reason in {"stop_sequence", "max_tokens"} and stop_reason != reply.stop_reason:
+            break
+    if stop_reason == "tool_use" and not any(b["type"] == "tool_use" for b in content):
+        stop_reason = "max_tokens"
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": stop_sequence,
+        "stop_details": None,
+        "container": None,
+        "usage": usage(input_tokens, used),
+    }
+
+
+def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """The `usage` object of a reply (this server caches nothing, so the cache counts are 0)."""
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "server_tool_use": None,
+        "service_tier": "standard",
+    }
+
+
+def stream_events(message: dict[str, Any]) -> Iterator[Event]:
+    """The SSE events of a streamed `message`, in the API's order."""
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
+             "usage": {**message["usage"], "output_tokens": 1}}
+    yield "message_start", {"type": "message_start", "message": start}, 0
+    for index, block in enumerate(message["content"]):
+        empty = {"type": "text", "text": ""} if block["type"] == "text" else {**block, "input": {}}
+        yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": empty}, 0
+        if index == 0:
+            yield "ping", {"type": "ping"}, 0
+        if block["type"] == "text":
+            pieces, kind, key = split_tokens(block["text"]), "text_delta", "text"
+        else:  # a tool call's input arrives as JSON text, after an empty first piece as real streams send
+            pieces, kind, key = split_tokens(json.dumps(block["input"], ensure_ascii=False)), "input_json_delta", \
+                "partial_json"
+            yield "content_block_delta", {"type": "content_block_delta", "index": index,
+                                          "delta": {"type": kind, key: ""}}, 0
+        for i in range(0, len(pieces), TOKENS_PER_DELTA):
+            chunk = pieces[i: i + TOKENS_PER_DELTA]
+            delta = {"type": kind, key: "".join(chunk)}
+            yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}, len(chunk)
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}, 0
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"], "stop_details": None}
+    yield "message_delta", {"type": "message_delta", "delta": delta, "usage": message["usage"]}, 0
+    yield "message_stop", {"type": "message_stop"}, 0
+
+
+def sse(name: str, data: dict[str, Any]) -> bytes:
+    """One SSE frame; the `event:` line is required (the SDK drops unnamed events)."""
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()

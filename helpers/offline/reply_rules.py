@@ -1,0 +1,244 @@
+"""The offline Claude's tool use and longer writing: which tools to call with which inputs, what to say once the
+results are back, and deterministic stories and explanations for streaming and `max_tokens` demonstrations.
+
+Tools are matched on words: a tool is called when the user's words meet the words of its name (or, failing that,
+of its description), with a few synonyms (weather/temperature/forecast, time/clock, calculate/plus/times...).
+Required inputs are filled from the user's words: an enum from the value mentioned, numbers in order, an
+expression from the arithmetic in the text, and place-like strings from capitalised names, with one call per name
+("Paris and Tokyo" gives two calls) unless `disable_parallel_tool_use` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from typing import Any
+
+STOP_WORDS = set("""get the a an for of to in on at and or is are what whats with by from this that given return
+returns current use tool value me my you your please can tell do does how it be as if into about some any all one
+two will would could should i we our their there here now today then than also just like""".split())
+SYNONYMS = [
+    {"weather", "temperature", "forecast", "rain", "raining", "sunny", "cold", "hot", "warm", "degrees"},
+    {"time", "clock", "hour", "hours", "timezone", "date"},
+    {"calculate", "calculator", "math", "arithmetic", "compute", "expression", "sum", "add", "multiply", "plus",
+     "times", "minus", "divide", "divided", "evaluate"},
+    {"search", "find", "lookup", "look", "documentation", "docs"},
+    {"stock", "price", "share", "shares", "ticker", "quote"},
+    {"convert", "conversion", "exchange", "currency"},
+]
+QUESTION_WORDS = set("""What Whats What's How Is Are Can Could Please Tell The I In And Also Check Get Look Compare
+Do Does Find Show Give Hi Hello Hey Then Now Use Call Weather Time Calculate Search Convert Which Who Why When
+Where Should Would Will Let""".split())
+ENTITY_RE = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|de|del|da|la|le|of))*")
+QUOTED_RE = re.compile(r"\"([^\"]+)\"|'([^']{2,})'")
+NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
+WHOLE_TEXT_NAMES = re.compile(r"query|text|question|prompt|message|content|input|sentence|topic|request", re.I)
+EXPRESSION_NAMES = re.compile(r"expr|formula|calculation|equation", re.I)
+
+
+def _stem(word: str) -> str:
+    return word[:5] if len(word) >= 5 else word
+
+
+def _words(text: str) -> set[str]:
+    found = {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 1 and w not in STOP_WORDS}
+    for group in SYNONYMS:
+        if found & group:
+            found |= group
+    return {_stem(w) for w in found}
+
+
+def _tool_words(tool: dict[str, Any]) -> tuple[set[str], set[str]]:
+    name = re.sub(r"([a-z])([A-Z])", r"\1 \2", tool["name"]).replace("_", " ").replace("-", " ")
+    name_words = {_stem(w) for w in re.findall(r"[a-z]+", name.lower()) if w not in STOP_WORDS and len(w) > 1}
+    return name_words, _words(str(tool.get("description", "")))
+
+
+def _matching_tools(question: str, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    asked = _words(question)
+    if re.search(r"\d\s*[-+*/x^]\s*\d", question):
+        asked |= {_stem(w) for w in SYNONYMS[2]}
+    by_name = [t for t in tools if _tool_words(t)[0] & asked]
+    if by_name:
+        return by_name
+    scored = [(len(_tool_words(t)[1] & asked), i) for i, t in enumerate(tools)]
+    best = max(scored, default=(0, 0))
+    return [tools[best[1]]] if best[0] > 0 else []
+
+
+def entities(question: str) -> list[str]:
+    """Quoted strings and capitalised names in the user's words, in order, without duplicates."""
+    found = [a or b for a, b in QUOTED_RE.findall(question)]
+    for match in ENTITY_RE.findall(QUOTED_RE.sub(" ", question)):
+        words = match.split()
+        while words and words[0].strip("'’") in QUESTION_WORDS:
+            words = words[1:]
+        if words:
+            found.append(" ".join(words).rstrip(".'’"))
+    if not found:
+        found = [m for m in re.findall(r"\b(?:in|for|at)\s+([a-z][a-z]+)\b", question) if m not in STOP_WORDS]
+    return list(dict.fromkeys(found))
+
+
+def _schema_type(prop: dict[str, Any]) -> str:
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind is None and "anyOf" in prop:
+        kind = next((p.get("type") for p in prop["anyOf"] if p.get("type") not in (None, "null")), "string")
+    return kind or "string"
+
+
+def _entity_property(schema: dict[str, Any]) -> str | None:
+    """The required string input that takes a name ("city"), if the tool has one."""
+    for name in schema.get("required", []):
+        prop = schema.get("properties", {}).get(name, {})
+        if _schema_type(prop) == "string" and "enum" not in prop and not (
+                WHOLE_TEXT_NAMES.search(name) or EXPRESSION_NAMES.search(name)):
+            return name
+    return None
+
+
+def _fill(schema: dict[str, Any], question: str, entity: str | None) -> dict[str, Any]:
+    numbers = [float(n) for n in NUMBER_RE.findall(question)]
+    props = schema.get("properties", {})
+    required = schema.get("required", [])
+    values: dict[str, Any] = {}
+    for name, prop in props.items():
+        kind, enum = _schema_type(prop), prop.get("enum")
+        if enum:
+            mentioned = [v for v in enum if str(v).lower() in question.lower()]
+            if mentioned or name in required:
+                values[name] = (mentioned or enum)[0]
+        elif name not in required:
+            continue
+        elif kind in {"integer", "number"}:
+            number = numbers.pop(0) if numbers else 0
+            values[name] = int(number) if kind == "integer" else number
+        elif kind == "boolean":
+            values[name] = name.lower() in question.lower()
+        elif kind == "array":
+            values[name] = entities(question) or [question.strip().rstrip("?")]
+        elif kind == "object":
+            values[name] = {}
+        elif EXPRESSION_NAMES.search(name):
+            found = re.search(r"[-(\d][\d\s.+\-*/%()^x]*\d\)?", question)
+            values[name] = found.group(0).strip() if found else question.strip().rstrip("?")
+        elif WHOLE_TEXT_NAMES.search(name) or entity is None:
+            values[name] = question.strip().rstrip("?")
+        else:
+            values[name] = entity
+    return values
+
+
+def split_turns(turns: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """The user's question (the last user turn that is not tool results) and the turns after it."""
+    for i in range(len(turns) - 1, -1, -1):
+        content = turns[i]["content"]
+        if turns[i]["role"] == "user" and not (content and content[0].get("type") == "tool_result"):
+            text = "\n".join(b["text"] for b in content if b.get("type") == "text")
+            return text, turns[i + 1:]
+    return "", turns
+
+
+def tool_calls(turns: list[dict[str, Any]], tools: list[dict[str, Any]], choice: dict[str, Any], *,
+               exclude_called: bool) -> list[dict[str, Any]]:
+    """The `tool_use` blocks (without ids) for the user's question, or [] to answer in text."""
+    question, after = split_turns(turns)
+    called = {b["name"] for t in after if t["role"] == "assistant" for b in t["content"] if b["type"] == "tool_use"}
+    if choice["type"] == "tool":
+        chosen = [t for t in tools if t["name"] == choice["name"]]
+    else:
+        chosen = [t for t in _matching_tools(question, tools) if not (exclude_called and t["name"] in called)]
+        if not chosen and choice["type"] == "any":
+            chosen = [t for t in tools if t["name"] not in called][:1] or tools[:1]
+    calls: list[dict[str, Any]] = []
+    for tool in chosen:
+        schema = tool.get("input_schema") or {}
+        names = entities(question) if _entity_property(schema) else []
+        for entity in names or [None]:
+            calls.append({"type": "tool_use", "name": tool["name"], "input": _fill(schema, question, entity)})
+    if choice.get("disable_parallel_tool_use"):
+        calls = calls[:1]
+    if not calls or choice["type"] != "auto":
+        return calls
+    targets = [str(next(iter(c["input"].values()))) for c in calls if c["input"]]
+    about = f" for {_join(list(dict.fromkeys(targets)))}" if targets and len(targets) <= 4 else ""
+    preface = f"I'll use {_join(list(dict.fromkeys(c['name'] for c in calls)))}{about}."
+    return [{"type": "text", "text": preface}, *calls]
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _call_label(block: dict[str, Any]) -> str:
+    args = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in block["input"].items())
+    return f"{block['name']}({args})"
+
+
+def _result_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(b.get("text", f"[{b.get('type')}]") for b in content or [])
+
+
+def tool_results_reply(turns: list[dict[str, Any]]) -> str:
+    """The closing text once the tool results are back: each result quoted, failures said plainly."""
+    _, after = split_turns(turns)
+    calls = {b["id"]: b for t in after if t["role"] == "assistant" for b in t["content"] if b["type"] == "tool_use"}
+    lines, failed = [], []
+    for turn in after:
+        for block in turn["content"] if turn["role"] == "user" else []:
+            if block.get("type") != "tool_result":
+                continue
+            call = calls.get(block["tool_use_id"], {"name": "the tool", "input": {}})
+            text = _result_text(block.get("content", "")).strip() or "(no content)"
+            if block.get("is_error"):
+                failed.append(call["name"])
+                lines.append(f"{_call_label(call)} failed: {text}")
+            else:
+                lines.append(f"{_call_label(call)} returned: {text}")
+    if not lines:
+        return "I have no tool results to report."
+    summary = lines[0] + "." if len(lines) == 1 else "Here is what I found:\n" + "\n".join(f"- {x}" for x in lines)
+    if failed:
+        summary += ("\nThe call to " + _join(list(dict.fromkeys(failed))) +
+                    " reported an error, so I can't give you that part of the answer.")
+    return summary
+
+
+STORY = ["Every morning, {t} woke before the sun and listened to the sea.", "Nobody in the village knew where {t} "
+         "had come from.", "One winter, a storm arrived that changed everything for {t}.", "The old keeper said "
+         "that {t} had a habit of turning up exactly when it was needed.", "By spring, the whole coast was "
+         "talking about {t}.", "It was not brave, exactly, but it was patient, and patience is rarer.", "The "
+         "children drew pictures of {t} on the harbour wall.", "Some nights the light went out, and {t} kept "
+         "watch anyway.", "A traveller once asked why; the answer was simply that someone had to.", "Years "
+         "later, the story of {t} was still told on long evenings.", "And that, more or less, is how it ended: "
+         "quietly, and well."]
+EXPLAIN = ["{T} is easier to understand once you see its parts.", "At its core, {t} is about turning an input "
+           "into a useful result.", "The first idea to grasp is what {t} is for, before how it works.", "Most "
+           "mistakes with {t} come from skipping that first step.", "A small example usually teaches more than a "
+           "long definition.", "Once the basics are clear, the details of {t} fall into place.", "It helps to "
+           "measure before changing anything.", "Experienced engineers treat {t} as a tool, not a goal.", "The "
+           "trade-offs are worth writing down.", "In short, {t} rewards care more than cleverness."]
+
+
+def written_piece(question: str) -> str | None:
+    """A deterministic story or explanation when asked for one ("Write a story about a lighthouse")."""
+    low = question.lower()
+    story = re.search(r"\b(story|tale|poem|haiku|fable)\b", low)
+    if not (story or re.search(r"\b(explain|describe|essay|paragraph|article|overview)\b", low)):
+        return None
+    topic_match = re.search(r"\b(?:about|on|of|explain|describe)\s+(.+?)\s*[.?!]*$", question, re.I)
+    topic = topic_match.group(1).strip() if topic_match else "a lighthouse"
+    count = 12 if "long" in low else 3 if re.search(r"\b(short|brief)\b", low) else 6
+    asked = re.search(r"\b(\d{1,3}) sentences?\b", low)
+    count = min(int(asked.group(1)), 200) if asked else count
+    pool = STORY if story else EXPLAIN
+    rng = random.Random(question)
+    first = f"Once upon a time, there was {topic}." if story else pool[0]
+    sentences = [first] + [rng.choice(pool[1:]) for _ in range(count - 1)]
+    title = topic[0].upper() + topic[1:]
+    return " ".join(s.format(t=topic, T=title) for s in sentences)

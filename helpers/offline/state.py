@@ -1,0 +1,169 @@
+"""The offline Claude's state: options, id counters, the request log, queued faults, the rate limiter, threads.
+
+Everything here is shared between the server's event loop and the thread that drives it (a notebook, a test),
+so every change goes through one lock. Ids come from per-server counters, so a fresh server gives the same ids
+for the same sequence of requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .errors import ApiError
+
+BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+NOMINAL_RPM = 4_000  # the limit reported in headers when no limit is enforced
+LOG_SIZE = 1_000
+THREADS_KEPT = 1_000
+
+
+@dataclass
+class Options:
+    """What can be tuned on a running server (see `OfflineClaude.configure`)."""
+
+    first_token_ms: float = 150.0  # time before the first token (and before a JSON reply's first byte)
+    per_token_ms: float = 6.0  # time per output token, streamed or not; 0 turns the simulated time off
+    requests_per_minute: int | None = None  # enforce a rate limit (429 + retry-after); None for none
+    context_window: int | None = None  # override every model's context window
+
+
+@dataclass
+class RequestRecord:
+    """One request as the server received it, and how it was answered."""
+
+    at: float  # seconds since the server started
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any = None
+    status: int | None = None
+    fault: str | None = None  # "fail_next", "drop", "rate_limit" or "stream_error" when injected
+    request_id: str | None = None
+    stream: bool = False
+    finished_at: float | None = None
+
+    @property
+    def retry_count(self) -> int:
+        """The SDK's own attempt counter for this request (`x-stainless-retry-count`), 0 on the first try."""
+        return int(self.headers.get("x-stainless-retry-count", "0") or 0)
+
+
+@dataclass
+class Fault:
+    status: int
+    retry_after_ms: float | None
+    message: str | None = None
+
+
+@dataclass
+class Thread:
+    """A server-held conversation: its full history and the fields it was created with."""
+
+    messages: list[Any]
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def make_id(prefix: str, n: int, length: int = 22) -> str:
+    """An id shaped like the API's (`msg_01...`), derived from a counter."""
+    digest = int.from_bytes(hashlib.sha256(f"{prefix}{n}".encode()).digest(), "big")
+    chars = []
+    for _ in range(length):
+        digest, r = divmod(digest, 58)
+        chars.append(BASE58[r])
+    return prefix + "".join(chars)
+
+
+class ServerState:
+    """The mutable state of one offline Claude."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+        self.log: deque[RequestRecord] = deque(maxlen=LOG_SIZE)
+        self.faults: deque[Fault] = deque()
+        self.stream_faults: deque[tuple[int, str]] = deque()
+        self.drops = 0
+        self.counters: dict[str, int] = {}
+        self.threads: OrderedDict[str, Thread] = OrderedDict()
+        self.bucket: float | None = None  # requests available now; None: full
+        self.bucket_at = time.monotonic()
+
+    def now(self) -> float:
+        return round(time.monotonic() - self.started, 6)
+
+    def next_id(self, prefix: str) -> str:
+        with self.lock:
+            n = self.counters[prefix] = self.counters.get(prefix, 0) + 1
+        return make_id(prefix, n, 20 if prefix.startswith("req_") else 22)
+
+    def record(self, record: RequestRecord) -> RequestRecord:
+        with self.lock:
+            self.log.append(record)
+        return record
+
+    def take_fault(self) -> Fault | None:
+        with self.lock:
+            return self.faults.popleft() if self.faults else None
+
+    def take_stream_fault(self) -> tuple[int, str] | None:
+        with self.lock:
+            return self.stream_faults.popleft() if self.stream_faults else None
+
+    def take_drop(self) -> bool:
+        with self.lock:
+            if self.drops > 0:
+                self.drops -= 1
+                return True
+            return False
+
+    def _limit(self) -> tuple[int, bool]:
+        rpm = self.options.requests_per_minute
+        return (rpm, True) if rpm else (NOMINAL_RPM, False)
+
+    def take_request_slot(self, model: str) -> dict[str, str]:
+        """Spend one request from the token bucket; raise a 429 if a limit is enforced and the bucket is empty.
+
+        The bucket holds one second's worth of requests (at least one) and refills continuously at the rate of
+        `requests_per_minute`, as the API's limiter does: a burst beyond it is refused at once.
+        """
+        rpm, enforced = self._limit()
+        capacity, rate = max(1.0, math.ceil(rpm / 60)), rpm / 60
+        with self.lock:
+            now = time.monotonic()
+            filled = capacity if self.bucket is None else self.bucket + (now - self.bucket_at) * rate
+            self.bucket = min(capacity, filled)
+            self.bucket_at = now
+            if self.bucket < 1 and enforced:
+                wait = (1 - self.bucket) / rate
+                headers = {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(math.ceil(wait * 1000))}
+                headers.update(self._rate_headers(rpm, 0, wait))
+                raise ApiError(429, f"This request would exceed your organization's rate limit of {rpm} requests "
+                               f"per minute (org: offline, model: {model}). For details, refer to: "
+                               "https://docs.claude.com/en/api/rate-limits.", headers=headers)
+            self.bucket = max(0.0, self.bucket - 1)  # remaining is the bucket's fill, expressed per minute
+            return self._rate_headers(rpm, int(self.bucket / capacity * rpm), (capacity - self.bucket) / rate)
+
+    @staticmethod
+    def _rate_headers(rpm: int, remaining: int, refill_s: float) -> dict[str, str]:
+        reset = (datetime.now(timezone.utc) + timedelta(seconds=refill_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"anthropic-ratelimit-requests-limit": str(rpm),
+                "anthropic-ratelimit-requests-remaining": str(remaining),
+                "anthropic-ratelimit-requests-reset": reset}
+
+    def store_thread(self, message_id: str, thread: Thread) -> None:
+        with self.lock:
+            self.threads[message_id] = thread
+            while len(self.threads) > THREADS_KEPT:
+                self.threads.popitem(last=False)
+
+    def thread(self, message_id: str) -> Thread | None:
+        with self.lock:
+            return self.threads.get(message_id)
