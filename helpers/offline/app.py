@@ -113,7 +113,10 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
     if thread is not None:
         if THREADS_BETA not in request.headers.get("anthropic-beta", ""):
             raise ApiError(400, "thread: Extra inputs are not permitted")
-        if thread.get("type") == "continue":
+        if not isinstance(thread, dict) or thread.get("type") not in ("create", "continue"):
+            raise ApiError(400, "thread: Input tag found using 'type' does not match any of the expected tags: "
+                           "'create', 'continue'")  # inferred
+        if thread["type"] == "continue":
             held = state.thread(str(thread.get("previous_message_id")))
             if held is None:
                 raise ApiError(404, f"thread not found: {thread.get('previous_message_id')}",

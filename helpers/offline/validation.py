@@ -38,6 +38,15 @@ BLOCK_TYPES = {
                   "web_fetch_tool_result", "code_execution_tool_result", "bash_code_execution_tool_result",
                   "text_editor_code_execution_tool_result", "tool_search_tool_result", "container_upload"},
 }
+BLOCK_FIELDS = {  # the fields each block type accepts (others: "Extra inputs are not permitted")
+    "text": {"type", "text", "citations", "cache_control"},
+    "image": {"type", "source", "cache_control"},
+    "document": {"type", "source", "title", "context", "citations", "cache_control"},
+    "tool_use": {"type", "id", "name", "input", "cache_control", "caller"},
+    "tool_result": {"type", "tool_use_id", "content", "is_error", "cache_control"},
+    "thinking": {"type", "thinking", "signature"},
+    "redacted_thinking": {"type", "data"},
+}
 SYSTEM_ROLE = ('messages: Unexpected role "system". The Messages API accepts a top-level `system` parameter, '
                'not "system" as an input message role.')
 PREFILL = "This model does not support assistant message prefill. The conversation must end with a user message."
@@ -50,7 +59,7 @@ def check_headers(headers: Mapping[str, str]) -> None:
         raise ApiError(401, "x-api-key header is required")
     if api_key is not None and not api_key.startswith("sk-ant-"):
         raise ApiError(401, "invalid x-api-key")
-    if api_key is None and not (authorization or "").removeprefix("Bearer ").startswith("sk-ant-"):
+    if api_key is None and not (authorization or "").startswith("Bearer sk-ant-"):
         raise ApiError(401, "Invalid bearer token")
     version = headers.get("anthropic-version")
     if version is None:
@@ -71,6 +80,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise invalid("The request body is not valid JSON: nesting too deep") from None
     if not isinstance(body, dict):
         raise invalid("Input should be a valid dictionary or object to extract fields from")  # inferred
     return body
@@ -111,6 +122,7 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
     continuing = history is not None
     if not messages or (not body["messages"] and not continuing):
         raise invalid("messages: at least one message is required")
+    check_system(body.get("system"))
     check_messages(messages)
     if messages[-1]["role"] == "assistant":
         if not spec.allows_prefill:
@@ -141,6 +153,8 @@ def check_messages(messages: list[Any]) -> None:
             if name not in {"role", "content"}:
                 raise invalid(f"messages.{i}.{name}: Extra inputs are not permitted")
         role, content = message["role"], message["content"]
+        if not isinstance(role, str):
+            raise invalid(f"messages.{i}.role: Input should be 'user' or 'assistant'")
         if role == "system":
             raise invalid(SYSTEM_ROLE)
         if role not in {"user", "assistant"}:
@@ -150,7 +164,7 @@ def check_messages(messages: list[Any]) -> None:
         if not content and not (i == len(messages) - 1 and role == "assistant"):
             raise invalid(f"messages.{i}: all messages must have non-empty content except for the optional final "
                           "assistant message")
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) and content else content or []
         for k, block in enumerate(blocks):
             _check_block(block, f"messages.{i}.content.{k}", role, seen_ids)
         texts = [b["text"] for b in blocks if b["type"] == "text"]
@@ -164,10 +178,13 @@ def _check_block(block: Any, path: str, role: str, seen_ids: set[str]) -> None:
     if not isinstance(block, dict) or "type" not in block:
         raise invalid(f"{path}.type: Field required")
     kind = block["type"]
-    if kind not in BLOCK_TYPES[role]:
+    if not isinstance(kind, str) or kind not in BLOCK_TYPES[role]:
         expected = ", ".join(f"'{t}'" for t in sorted(BLOCK_TYPES[role]))
         raise invalid(f"{path}: Input tag '{kind}' found using 'type' does not match any of the expected tags: "
                       f"{expected}")
+    for name in block:
+        if kind in BLOCK_FIELDS and name not in BLOCK_FIELDS[kind]:
+            raise invalid(f"{path}.{kind}.{name}: Extra inputs are not permitted")
     if kind == "text":
         if not isinstance(block.get("text"), str):
             raise invalid(f"{path}.text.text: Field required")
@@ -180,10 +197,18 @@ def _check_block(block: Any, path: str, role: str, seen_ids: set[str]) -> None:
         if tool_id in seen_ids:
             raise invalid(f"{path}: `tool_use` ids must be unique")
         seen_ids.add(tool_id)
+        if not isinstance(block.get("name"), str):
+            raise invalid(f"{path}.tool_use.name: Field required")
         if not isinstance(block.get("input"), dict):
             raise invalid(f"{path}.tool_use.input: Input should be a valid dictionary")
-    elif kind == "tool_result" and not isinstance(block.get("tool_use_id"), str):
-        raise invalid(f"{path}.tool_result.tool_use_id: Field required")
+    elif kind == "tool_result":
+        if not isinstance(block.get("tool_use_id"), str):
+            raise invalid(f"{path}.tool_result.tool_use_id: Field required")
+        result = block.get("content", "")
+        if not isinstance(result, (str, list)) or (
+                isinstance(result, list) and not all(isinstance(b, dict) and isinstance(b.get("type"), str)
+                                                     for b in result)):
+            raise invalid(f"{path}.tool_result.content: Input should be a valid string or a valid list")
 
 
 def _check_pairing(messages: list[dict[str, Any]], i: int) -> None:
@@ -227,9 +252,22 @@ def _text_of(content: Any) -> str:
     return "".join(block.get("text", "") for block in content if block.get("type") == "text")
 
 
+def check_system(system: Any) -> None:
+    """`system` is a string or a list of text blocks."""
+    if system is None or isinstance(system, str):
+        return
+    if not isinstance(system, list):
+        raise invalid("system: Input should be a valid string or a valid list")  # inferred
+    for k, block in enumerate(system):
+        if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
+            raise invalid(f"system.{k}.text: Field required")  # inferred
+
+
 def check_tools(body: dict[str, Any]) -> None:
     """Rules 27-28 and `tool_choice`: valid, unique tool names; a named tool choice names an offered tool."""
     tools = body.get("tools") or []
+    if not isinstance(tools, list):
+        raise invalid("tools: Input should be a valid list")
     names: list[str] = []
     for n, tool in enumerate(tools):
         if not isinstance(tool, dict):
@@ -252,10 +290,12 @@ def check_tools(body: dict[str, Any]) -> None:
     choice = body.get("tool_choice")
     if choice is None:
         return
-    if not isinstance(choice, dict) or choice.get("type") not in {"auto", "any", "tool", "none"}:
+    if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
         raise invalid("tool_choice: Input tag found using 'type' does not match any of the expected tags: "
                       "'auto', 'any', 'tool', 'none'")
-    if choice["type"] == "tool" and choice.get("name") not in names:
+    if choice["type"] == "tool" and not isinstance(choice.get("name"), str):
+        raise invalid("tool_choice.tool.name: Field required")
+    if choice["type"] == "tool" and choice["name"] not in names:
         raise invalid(f"tool_choice: tool '{choice.get('name')}' was not found in `tools`")  # inferred
 
 

@@ -1,0 +1,605 @@
+"""The offline Claude's request validation, rule by rule, over raw HTTP.
+
+Each test names the rule it checks from the 37 validation rules of the Messages wire-protocol reference
+(section 11). Requests are sent with `httpx2`, not the SDK, so that headers and bodies (invalid JSON, a
+missing header, an oversized body) are exactly what the test says. Every error is checked for its status,
+`error.type`, exact message, the API's error body and a `request-id` header equal to its `request_id` (37).
+
+Covered: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28,
+29, 30, 31, 32, 33, 34, 35, 37 (35 rules).
+Not implemented by the server, so not tested: 26 (tool blocks in history without `tools`), 36 (batches).
+Also checked: `count_tokens` applies the message rules without requiring `max_tokens`, `GET /v1/models` and
+`GET /v1/models/{id}`, an unknown path, the event order of a valid stream, and which rule wins when two apply.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from helpers.offline import MODELS, OfflineClaude, start_server
+
+VALID_HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01",
+                 "content-type": "application/json"}
+OLD = "claude-haiku-4-5"  # accepts prefill and sampling parameters
+NEW = "claude-haiku-5-5"  # refuses both
+HI = [{"role": "user", "content": "Hi"}]
+TOOLS = [{"name": "get_weather", "description": "Current weather for a city.",
+          "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                           "required": ["city"]}}]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[OfflineClaude]:
+    server = start_server(first_token_ms=0, per_token_ms=0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def http(server: OfflineClaude) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def post(http: httpx2.Client):
+    """`post(body_or_bytes, headers=..., path=...)`: `headers` go over the valid ones; a None drops one."""
+
+    def send(body: Any, headers: dict[str, str | None] | None = None,
+             path: str = "/v1/messages") -> httpx2.Response:
+        merged = {**VALID_HEADERS, **(headers or {})}
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return http.post(path, content=content, headers={k: v for k, v in merged.items() if v is not None})
+
+    return send
+
+
+def request(messages: list[dict[str, Any]] | None = None, model: str = OLD, **fields: Any) -> dict[str, Any]:
+    """A valid Messages body, with `fields` added or overriding."""
+    return {"model": model, "max_tokens": 200, "messages": HI if messages is None else messages, **fields}
+
+
+def assert_error(resp: httpx2.Response, status: int, error_type: str, message: str) -> None:
+    """Rule 37: the status, the API's exact error body, a `request-id` header equal to its `request_id`."""
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    request_id = body.get("request_id")
+    assert isinstance(request_id, str) and request_id.startswith("req_"), body
+    assert body == {"type": "error", "error": {"details": None, "type": error_type, "message": message},
+                    "request_id": request_id}
+    assert resp.headers["request-id"] == request_id
+
+
+def assert_invalid(resp: httpx2.Response, message: str) -> None:
+    assert_error(resp, 400, "invalid_request_error", message)
+
+
+def assert_ok(resp: httpx2.Response) -> dict[str, Any]:
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["type"] == "message" and body["role"] == "assistant"
+    return body
+
+
+def events_of(resp: httpx2.Response) -> list[tuple[str, dict[str, Any]]]:
+    """The (event name, JSON data) of each SSE frame; every frame must have exactly one of each line."""
+    events = []
+    for frame in resp.text.split("\n\n"):
+        if not frame.strip():
+            continue
+        lines = frame.split("\n")
+        names = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
+        data = [line.removeprefix("data: ") for line in lines if line.startswith("data: ")]
+        assert len(names) == 1 and len(data) == 1, frame
+        events.append((names[0], json.loads(data[0])))
+    return events
+
+
+def tool_use(tool_id: str) -> dict[str, Any]:
+    return {"type": "tool_use", "id": tool_id, "name": "get_weather", "input": {"city": "Paris"}}
+
+
+def tool_result(tool_id: str) -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": tool_id, "content": "18°C and sunny"}
+
+
+def calls(*ids: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": [tool_use(i) for i in ids]}
+
+
+def results(*ids: str) -> dict[str, Any]:
+    return {"role": "user", "content": [tool_result(i) for i in ids]}
+
+
+def missing_results(i: int, ids: str) -> str:
+    return (f"messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: {ids}. "
+            "Each `tool_use` block must have a corresponding `tool_result` block in the next message.")
+
+
+def unexpected_result(j: int, k: int, tool_id: str) -> str:
+    return (f"messages.{j}.content.{k}: unexpected `tool_use_id` found in `tool_result` blocks: {tool_id}. "
+            "Each `tool_result` block must have a corresponding `tool_use` block in the previous message.")
+
+
+ASK = {"role": "user", "content": "What's the weather in Paris?"}
+
+
+# -- rules 1-3: authentication -------------------------------------------------------------------------------
+
+
+def test_rule_01_no_credential(post):
+    assert_error(post(request(), headers={"x-api-key": None}), 401, "authentication_error",
+                 "x-api-key header is required")
+
+
+def test_rule_02_bad_x_api_key(post):
+    assert_error(post(request(), headers={"x-api-key": "not-a-key"}), 401, "authentication_error",
+                 "invalid x-api-key")
+
+
+def test_rule_03_bad_bearer_token(post):
+    resp = post(request(), headers={"x-api-key": None, "authorization": "Bearer sk-proj-abc123"})
+    assert_error(resp, 401, "authentication_error", "Invalid bearer token")
+
+
+@pytest.mark.parametrize("headers", [{"x-api-key": "sk-ant-api03-abc"},
+                                     {"x-api-key": None, "authorization": "Bearer sk-ant-api03-abc"}],
+                         ids=["x-api-key", "bearer"])
+def test_rules_01_03_either_credential_is_accepted(post, headers):
+    assert_ok(post(request(), headers=headers))
+
+
+# -- rules 4-6: version and beta headers ---------------------------------------------------------------------
+
+
+def test_rule_04_anthropic_version_missing(post):
+    assert_invalid(post(request(), headers={"anthropic-version": None}),
+                   "anthropic-version: header is required")
+
+
+def test_rule_05_anthropic_version_invalid(post):
+    assert_invalid(post(request(), headers={"anthropic-version": "2023-10-01"}),
+                   'anthropic-version: "2023-10-01" is not a valid version')
+
+
+@pytest.mark.parametrize("version", ["2023-01-01", "2023-06-01", "2026-10-21"])
+def test_rule_05_valid_versions_pass(post, version):
+    assert_ok(post(request(), headers={"anthropic-version": version}))
+
+
+@pytest.mark.parametrize("beta", ["foo", "token-counting-2024-11-01,foo"])
+def test_rule_06_unknown_beta(post, beta):
+    assert_invalid(post(request(), headers={"anthropic-beta": beta}),
+                   "Unexpected value(s) `foo` for the `anthropic-beta` header. Please consult our "
+                   "documentation at docs.claude.com or try again without the header.")
+
+
+def test_rule_06_known_beta_passes(post):
+    assert_ok(post(request(), headers={"anthropic-beta": "token-counting-2024-11-01"}))
+
+
+# -- rules 7-8: the body -------------------------------------------------------------------------------------
+
+
+def test_rule_07_invalid_json(post):
+    raw = b'{"model": "claude-haiku-4-5", "max_tokens": 10,'
+    with pytest.raises(ValueError) as parser_error:
+        json.loads(raw)
+    resp = post(raw)
+    assert_invalid(resp, f"The request body is not valid JSON: {parser_error.value}")
+    assert resp.json()["error"]["message"].startswith("The request body is not valid JSON: ")
+
+
+def test_rule_08_body_over_32_mb(post):
+    raw = b'{"padding": "' + b"a" * (33 * 1024 * 1024) + b'"}'
+    resp = post(raw)
+    assert resp.status_code == 413
+    bare = {"error": {"type": "request_too_large", "message": "Request exceeds the maximum size"}}
+    assert resp.json() == bare
+    assert "request-id" not in resp.headers
+
+
+# -- rules 9-14: top-level fields ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["max_tokens", "model", "messages"])
+def test_rule_09_required_field_missing(post, field):
+    body = request()
+    del body[field]
+    assert_invalid(post(body), f"{field}: Field required")
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (-1, "max_tokens: Input should be greater than or equal to 0"),
+    (1.5, "max_tokens: Input should be a valid integer"),
+    ("100", "max_tokens: Input should be a valid integer"),
+], ids=["negative", "float", "string"])
+def test_rule_10_max_tokens_not_a_non_negative_integer(post, value, message):
+    assert_invalid(post(request(max_tokens=value)), message)
+
+
+def test_rule_10_max_tokens_zero_is_accepted(post):
+    body = assert_ok(post(request(max_tokens=0)))
+    assert body["content"] == [] and body["stop_reason"] == "max_tokens"
+
+
+def test_rule_11_max_tokens_above_model_cap(post):
+    cap = MODELS[OLD].max_output
+    assert_invalid(post(request(max_tokens=cap + 1)),
+                   f"max_tokens: {cap + 1} > {cap}, which is the maximum allowed number of output tokens "
+                   f"for {OLD}")
+    assert_ok(post(request(max_tokens=cap)))
+
+
+def test_rule_12_unknown_model(post):
+    assert_error(post(request(model="claude-nope-9")), 404, "not_found_error", "model: claude-nope-9")
+
+
+def test_rule_13_unknown_top_level_field(post):
+    assert_invalid(post(request(foo=1)), "foo: Extra inputs are not permitted")
+
+
+def test_rule_13_sdk_message_object_appended_as_is(post):
+    reply = assert_ok(post(request()))  # `messages.append(response)` instead of `response.to_param()`
+    assert_invalid(post(request([*HI, reply, {"role": "user", "content": "And then?"}])),
+                   "messages.1.id: Extra inputs are not permitted")
+
+
+def test_rule_14_empty_messages(post):
+    assert_invalid(post(request([])), "messages: at least one message is required")
+
+
+# -- rules 15-21: roles and content --------------------------------------------------------------------------
+
+
+def test_rule_15_system_role_message(post):
+    messages = [{"role": "system", "content": "Be brief."}, *HI]
+    assert_invalid(post(request(messages)),
+                   'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
+                   'parameter, not "system" as an input message role.')
+
+
+@pytest.mark.parametrize("messages", [
+    [{"role": "user", "content": "Hi"}, {"role": "user", "content": "Are you there?"}],
+    [{"role": "assistant", "content": "Hello! Ask me anything."}, {"role": "user", "content": "Hi"}],
+], ids=["consecutive-user-turns", "assistant-first"])
+def test_rule_16_accepted_turn_orders(post, messages):
+    assert_ok(post(request(messages)))
+
+
+@pytest.mark.parametrize("model", [NEW, "claude-opus-4-6"])
+def test_rule_17_prefill_refused_from_4_6(post, model):
+    messages = [*HI, {"role": "assistant", "content": "Hello!"}]
+    assert_invalid(post(request(messages, model=model)),
+                   "This model does not support assistant message prefill. The conversation must end with a "
+                   "user message.")
+
+
+def test_rule_17_prefill_continued_by_older_model(post):
+    full = assert_ok(post(request()))["content"][0]["text"]
+    prefill = full.split(" ")[0]
+    body = assert_ok(post(request([*HI, {"role": "assistant", "content": prefill}])))
+    assert prefill + body["content"][0]["text"] == full
+
+
+@pytest.mark.parametrize("empty", ["", []], ids=["string", "list"])
+def test_rule_18_empty_non_final_message(post, empty):
+    messages = [*HI, {"role": "assistant", "content": empty}, {"role": "user", "content": "Hello?"}]
+    assert_invalid(post(request(messages)),
+                   "messages.1: all messages must have non-empty content except for the optional final "
+                   "assistant message")
+
+
+def test_rule_18_empty_final_user_message(post):
+    assert_invalid(post(request([{"role": "user", "content": []}])),
+                   "messages.0: all messages must have non-empty content except for the optional final "
+                   "assistant message")
+
+
+def test_rule_18_empty_final_assistant_allowed_on_older_model(post):
+    assert_ok(post(request([*HI, {"role": "assistant", "content": []}])))
+
+
+def test_rule_19_empty_text_block(post):
+    messages = [{"role": "user", "content": [{"type": "text", "text": ""}]}]
+    assert_invalid(post(request(messages)), "messages: text content blocks must be non-empty")
+
+
+@pytest.mark.parametrize("content", ["   ", [{"type": "text", "text": " \n\t"}]], ids=["string", "block"])
+def test_rule_20_whitespace_only_text(post, content):
+    assert_invalid(post(request([{"role": "user", "content": content}])),
+                   "messages: text content blocks must contain non-whitespace text")
+
+
+def test_rule_20_whitespace_block_beside_real_text_is_accepted(post):
+    content = [{"type": "text", "text": " "}, {"type": "text", "text": "real"}]
+    assert_ok(post(request([{"role": "user", "content": content}])))
+
+
+def test_rule_21_prefill_ending_in_whitespace(post):
+    messages = [*HI, {"role": "assistant", "content": "Sure, "}]
+    assert_invalid(post(request(messages)),
+                   "messages: final assistant content cannot end with trailing whitespace")
+
+
+# -- rules 22-25: tool_use / tool_result pairing -------------------------------------------------------------
+
+
+def test_rules_22_23_well_paired_tool_loop_is_accepted(post):
+    assert_ok(post(request([ASK, calls("toolu_A"), results("toolu_A")], tools=TOOLS)))
+
+
+@pytest.mark.parametrize(("asked", "after", "missing"), [
+    (["toolu_A"], [], "toolu_A"),
+    (["toolu_A"], [{"role": "user", "content": "thanks"}], "toolu_A"),
+    (["toolu_A"], [{"role": "user", "content": [{"type": "text", "text": "Here:"}, tool_result("toolu_A")]}],
+     "toolu_A"),
+    (["toolu_A", "toolu_B", "toolu_C"], [results("toolu_B")], "toolu_A, toolu_C"),
+    (["toolu_A"], [{"role": "assistant", "content": "Checking."}, results("toolu_A")], "toolu_A"),
+], ids=["next-missing", "next-plain-text", "text-before-result", "some-ids-answered", "next-is-assistant"])
+def test_rule_22_tool_use_without_result_after(post, asked, after, missing):
+    """The index is the assistant message's (1 here), and only the unanswered ids are listed."""
+    assert_invalid(post(request([ASK, calls(*asked), *after], tools=TOOLS)), missing_results(1, missing))
+
+
+def test_rule_23_truncated_history_starts_with_tool_result(post):
+    assert_invalid(post(request([results("toolu_A")], tools=TOOLS)), unexpected_result(0, 0, "toolu_A"))
+
+
+def test_rule_23_unknown_tool_use_id_names_block_index(post):
+    messages = [ASK, calls("toolu_A"), results("toolu_A", "toolu_Z")]
+    assert_invalid(post(request(messages, tools=TOOLS)), unexpected_result(2, 1, "toolu_Z"))
+
+
+def test_rule_24_duplicate_tool_use_ids(post):
+    messages = [ASK, calls("toolu_A", "toolu_A"), results("toolu_A")]
+    assert_invalid(post(request(messages, tools=TOOLS)),
+                   "messages.1.content.1: `tool_use` ids must be unique")
+
+
+def test_rule_25_tool_use_id_with_bad_characters(post):
+    messages = [ASK, calls("toolu.A"), results("toolu.A")]
+    assert_invalid(post(request(messages, tools=TOOLS)),
+                   "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'")
+
+
+# -- rules 27-28: tools --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("get weather", "tools.1.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'"),
+    ("x" * 129, "tools.1.custom.name: String should have at most 128 characters"),
+], ids=["bad-characters", "too-long"])
+def test_rule_27_bad_tool_name(post, name, message):
+    tools = [*TOOLS, {**TOOLS[0], "name": name}]
+    assert_invalid(post(request(tools=tools)), message)
+
+
+def test_rule_28_duplicate_tool_names(post):
+    assert_invalid(post(request(tools=[*TOOLS, *TOOLS])), "tools: Tool names must be unique.")
+
+
+def test_rule_28_tool_choice_names_absent_tool(post):
+    assert_invalid(post(request(tools=TOOLS, tool_choice={"type": "tool", "name": "get_time"})),
+                   "tool_choice: tool 'get_time' was not found in `tools`")
+
+
+# -- rules 29-32: sampling, stop sequences, thinking ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("model", "name", "value"), [
+    (NEW, "temperature", 0.5), (NEW, "top_p", 0.9), (NEW, "top_k", 40),
+    ("claude-opus-4-7", "temperature", 1.0), ("claude-opus-4-7", "top_p", 0.9),
+    ("claude-opus-4-7", "top_k", 5),
+])
+def test_rule_29_sampling_parameter_refused(post, model, name, value):
+    assert_invalid(post(request(model=model, **{name: value})), f"`{name}` is deprecated for this model.")
+
+
+@pytest.mark.parametrize(("name", "value"), [("temperature", 1.5), ("temperature", -1), ("top_p", 2)])
+def test_rule_30_sampling_out_of_range(post, name, value):
+    assert_invalid(post(request(**{name: value})), f"{name}: range: 0..1")
+
+
+def test_rule_30_sampling_in_range_is_accepted(post):
+    assert_ok(post(request(temperature=0.0, top_p=1, top_k=40)))
+
+
+@pytest.mark.parametrize(("stop", "message"), [
+    ("", "stop_sequences: each stop sequence must be non-empty"),
+    ("  \n", "stop_sequences: each stop sequence must contain non-whitespace"),
+], ids=["empty", "whitespace"])
+def test_rule_31_bad_stop_sequence(post, stop, message):
+    assert_invalid(post(request(stop_sequences=["END", stop])), message)
+
+
+def test_rule_32_thinking_budget_too_small(post):
+    assert_invalid(post(request(max_tokens=4000, thinking={"type": "enabled", "budget_tokens": 1000})),
+                   "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+
+
+def test_rule_32_max_tokens_not_above_budget(post):
+    assert_invalid(post(request(max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 2048})),
+                   "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our "
+                   "documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+                   "#max-tokens-and-context-window-size")
+
+
+# -- rule 33: context window ---------------------------------------------------------------------------------
+
+
+def test_rule_33_prompt_too_long_agrees_with_count_tokens(server, post):
+    messages = [{"role": "user", "content": "Please tell me a long story about a lighthouse keeper " * 4}]
+    counted = post({"model": OLD, "messages": messages}, path="/v1/messages/count_tokens")
+    assert counted.status_code == 200, counted.text
+    tokens = counted.json()["input_tokens"]
+    assert tokens > 50
+    assert assert_ok(post(request(messages)))["usage"]["input_tokens"] == tokens
+    server.configure(context_window=50)
+    try:
+        assert_invalid(post(request(messages)), f"prompt is too long: {tokens} tokens > 50 maximum")
+    finally:
+        server.configure(context_window=None)
+
+
+# -- rules 34-35: rate limit and injected faults -------------------------------------------------------------
+
+
+def test_rule_34_rate_limit(server, post):
+    server.configure(requests_per_minute=60)
+    try:
+        responses = [post(request()) for _ in range(5)]
+    finally:
+        server.configure(requests_per_minute=None)
+    limited = [r for r in responses if r.status_code == 429]
+    assert limited, [r.status_code for r in responses]
+    resp = limited[0]
+    assert_error(resp, 429, "rate_limit_error",
+                 "This request would exceed your organization's rate limit of 60 requests per minute "
+                 f"(org: offline, model: {OLD}). For details, refer to: https://docs.claude.com/en/api/rate-limits.")
+    assert int(resp.headers["retry-after"]) >= 1
+    assert 0 < int(resp.headers["retry-after-ms"]) <= 1000
+    assert resp.headers["anthropic-ratelimit-requests-limit"] == "60"
+    assert any(record.fault == "rate_limit" for record in server.requests[-5:])
+
+
+@pytest.mark.parametrize(("status", "retry_after_ms", "error_type", "message", "retry_after"), [
+    (500, 10, "api_error", "Internal server error", "1"),
+    (529, 10, "overloaded_error", "Overloaded", "1"),
+    (429, 25, "rate_limit_error",
+     "This request would exceed your organization's rate limit. Please try again later.", "1"),
+])
+def test_rule_35_fail_next(server, post, status, retry_after_ms, error_type, message, retry_after):
+    server.fail_next(status, retry_after_ms=retry_after_ms)
+    try:
+        resp = post(request())
+    finally:
+        server.reset_faults()
+    assert_error(resp, status, error_type, message)
+    assert resp.headers["retry-after-ms"] == str(retry_after_ms)
+    assert resp.headers["retry-after"] == retry_after
+    assert server.requests[-1].fault == "fail_next"
+    assert_ok(post(request()))  # one request only
+
+
+def test_rule_35_error_mid_stream(server, post):
+    server.fail_stream_next(after_events=2)
+    try:
+        resp = post(request(stream=True))
+    finally:
+        server.reset_faults()
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    events = events_of(resp)
+    assert [name for name, _ in events] == ["message_start", "content_block_start", "error"]
+    assert events[-1][1] == {"type": "error", "error": {"details": None, "type": "overloaded_error",
+                                                        "message": "Overloaded"},
+                             "request_id": resp.headers["request-id"]}
+    assert server.requests[-1].fault == "stream_error"
+
+
+# -- other endpoints, streaming and rule order ---------------------------------------------------------------
+
+
+def test_count_tokens_applies_message_rules_without_max_tokens(post):
+    body = {"model": OLD, "messages": HI}
+    resp = post(body, path="/v1/messages/count_tokens")
+    assert resp.status_code == 200 and isinstance(resp.json()["input_tokens"], int)
+    orphan = {"model": OLD, "messages": [results("toolu_A")], "tools": TOOLS}
+    assert_invalid(post(orphan, path="/v1/messages/count_tokens"), unexpected_result(0, 0, "toolu_A"))
+
+
+def test_models_list_has_every_model(http):
+    resp = http.get("/v1/models", params={"limit": 1000}, headers=VALID_HEADERS)
+    assert resp.status_code == 200
+    data = resp.json()["data"]
+    assert [m["id"] for m in data] == list(MODELS)
+    for model in data:
+        spec = MODELS[model["id"]]
+        assert (model["max_input_tokens"], model["max_tokens"]) == (spec.context_window, spec.max_output)
+
+
+def test_models_get_known_and_unknown(http):
+    known = http.get(f"/v1/models/{OLD}", headers=VALID_HEADERS)
+    assert known.status_code == 200 and known.json()["id"] == OLD
+    assert_error(http.get("/v1/models/claude-nope-9", headers=VALID_HEADERS), 404, "not_found_error",
+                 "model: claude-nope-9")
+
+
+def test_unknown_path(post):
+    assert_error(post(request(), path="/v1/complete-me"), 404, "not_found_error", "Not Found")
+
+
+def test_stream_event_names_and_order(post):
+    resp = post(request(stream=True))
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    events = events_of(resp)
+    assert all(name == data["type"] for name, data in events)
+    names = [name for name, _ in events]
+    deltas = names.count("content_block_delta")
+    assert deltas >= 1
+    assert names == ["message_start", "content_block_start", "ping", *["content_block_delta"] * deltas,
+                     "content_block_stop", "message_delta", "message_stop"]
+
+
+def test_order_unknown_model_reported_before_empty_messages(post):
+    assert_error(post(request([], model="claude-nope-9")), 404, "not_found_error", "model: claude-nope-9")
+
+
+def test_order_headers_checked_before_body(post):
+    assert_error(post(b"{not json", headers={"x-api-key": "nope"}), 401, "authentication_error",
+                 "invalid x-api-key")
+
+
+def test_rule_18_empty_final_assistant_string_allowed_on_older_model(post):
+    assert_ok(post(request([*HI, {"role": "assistant", "content": ""}])))
+
+
+def test_rule_13_unknown_block_field(post):
+    messages = [{"role": "user", "content": [{"type": "text", "text": "x", "foo": 1}]}]
+    assert_invalid(post(request(messages)), "messages.0.content.0.text.foo: Extra inputs are not permitted")
+
+
+def test_rule_03_bearer_prefix_is_required(post):
+    resp = post(request(), headers={"x-api-key": None, "authorization": "sk-ant-test"})
+    assert_error(resp, 401, "authentication_error", "Invalid bearer token")
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"tools": 5}, "tools: Input should be a valid list"),
+    ({"messages": [{"role": ["user"], "content": "hi"}]}, "messages.0.role: Input should be 'user' or 'assistant'"),
+    ({"tool_choice": {"type": []}, "tools": TOOLS},
+     "tool_choice: Input tag found using 'type' does not match any of the expected tags: "
+     "'auto', 'any', 'tool', 'none'"),
+    ({"tool_choice": {"type": "tool"}, "tools": TOOLS}, "tool_choice.tool.name: Field required"),
+    ({"system": 5}, "system: Input should be a valid string or a valid list"),
+    ({"system": [{"type": "text"}]}, "system.0.text: Field required"),
+    ({"messages": [calls("toolu_a") | {"content": [{"type": "tool_use", "id": "toolu_a", "input": {}}]},
+                   results("toolu_a")]},
+     "messages.0.content.0.tool_use.name: Field required"),
+    ({"messages": [*HI, calls("toolu_a"), {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_a", "content": 5}]}], "tools": TOOLS},
+     "messages.2.content.0.tool_result.content: Input should be a valid string or a valid list"),
+], ids=["tools-not-list", "role-not-string", "tool-choice-type", "tool-choice-no-name", "system-number",
+        "system-block-no-text", "tool-use-no-name", "tool-result-content-number"])
+def test_malformed_fields_get_a_400_with_the_error_body_never_a_500(post, fields, message):
+    assert_invalid(post(request(**fields)), message)
+
+
+def test_malformed_block_type_gets_a_400(post):
+    resp = post(request([{"role": "user", "content": [{"type": ["text"], "text": "x"}]}]))
+    assert resp.status_code == 400 and resp.json()["error"]["message"].startswith("messages.0.content.0: Input tag")
+
+
+def test_deeply_nested_json_is_invalid_json_not_a_crash(post):
+    assert_invalid(post(b"[" * 100_000 + b"]" * 100_000),
+                   "The request body is not valid JSON: nesting too deep")
+
+
+def test_malformed_thread_field_gets_a_400(post):
+    resp = post(request(thread="x"), headers={"anthropic-beta": "message-threads-2026-08-12"})
+    assert resp.status_code == 400 and resp.json()["type"] == "error"
