@@ -137,12 +137,12 @@ def answer(question: str, turns: list[dict[str, Any]], system: str) -> str:
         if _norm_key(key) == "name":
             return f"Nice to meet you, {value.strip()}! What can I do for you today?"
         return f"Got it: your {key} is {value.strip()}. I'll keep that in mind."
-    if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b[\s\S]{0,20}", low):
-        return "Hello! How can I help you today?"
     if re.search(r"\bwho are you\b", low):
         persona = re.search(r"\byou are ([^.\n]+)", system, re.I)
         return (f"I'm {persona.group(1).strip()}." if persona else
                 "I'm Claude, an AI assistant made by Anthropic, answering here as the offline stand-in.")
+    if re.fullmatch(r"(hi|hello|hey|good (morning|afternoon|evening))\b[\s\S]{0,20}", low):
+        return "Hello! How can I help you today?"
     capital = re.search(r"capital of ([a-z ]+?)\s*\??$", low)
     if capital and capital.group(1) in CAPITALS:
         country = capital.group(1)

@@ -1,0 +1,227 @@
+"""Tests of helpers.setup(): how it chooses the mode, what it does to the environment, what it prints."""
+
+import os
+import socket
+import subprocess
+import sys
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+import helpers.offline
+from helpers import Settings, settings, setup
+from helpers.settings import OFFLINE_KEY, default_model, mask_key, sdk_models
+
+REAL_START_SERVER = getattr(helpers.offline, "start_server", None)
+# Built at run time so that no file of the repo contains a string that looks like a real key.
+REAL_LOOKING_KEY = "sk-ant-" + "api03-" + "Zq7" * 30 + "-WXYZ"
+ENV_NAMES = [
+    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "CLAUDE_MODEL", "CLAUDE_OFFLINE",
+    "NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+    "ALL_PROXY", "all_proxy",
+]
+
+
+class StandInServer:
+    """Listens on a loopback port, like the offline Claude, until stop(). Used until that exists."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def stop(self) -> None:
+        self._socket.close()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(tmp_path, monkeypatch):
+    """Each test starts with none of the variables setup() reads, in an empty folder, with no Settings."""
+    saved = dict(os.environ)
+    for name in ENV_NAMES:
+        os.environ.pop(name, None)
+    monkeypatch.chdir(tmp_path)
+    settings._reset_for_tests()
+    yield
+    settings._reset_for_tests()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def started(monkeypatch):
+    """The servers setup() starts: the real offline Claude once it exists, else a stand-in."""
+    servers = []
+
+    def start_server():
+        server = REAL_START_SERVER() if REAL_START_SERVER else StandInServer()
+        servers.append(server)
+        return server
+
+    monkeypatch.setattr(helpers.offline, "start_server", start_server, raising=False)
+    return servers
+
+
+def is_listening(url: str) -> bool:
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_offline_without_a_key(capsys, started):
+    s = setup()
+    assert isinstance(s, Settings)
+    assert s.mode == "offline" and s.server is started[0]
+    assert s.base_url == started[0].url == os.environ["ANTHROPIC_BASE_URL"]
+    assert s.base_url.startswith("http://127.0.0.1:") and is_listening(s.base_url)
+    assert os.environ["ANTHROPIC_API_KEY"] == OFFLINE_KEY
+    assert capsys.readouterr().out == (
+        f"Claude API: offline · model {s.model} · base URL {s.base_url} · key sk-ant-…lder\n"
+    )
+
+
+def test_claude_offline_forces_offline_and_hides_the_real_key(capsys):
+    os.environ["ANTHROPIC_API_KEY"] = REAL_LOOKING_KEY
+    os.environ["CLAUDE_OFFLINE"] = "1"
+    s = setup()
+    assert s.mode == "offline"
+    assert os.environ["ANTHROPIC_API_KEY"] == OFFLINE_KEY
+    assert REAL_LOOKING_KEY[-4:] not in capsys.readouterr().out
+
+
+def test_explicit_offline_true_wins_over_a_key():
+    os.environ["ANTHROPIC_API_KEY"] = REAL_LOOKING_KEY
+    assert setup(offline=True).mode == "offline"
+
+
+def test_live_with_a_key_leaves_the_environment_alone(capsys):
+    os.environ["ANTHROPIC_API_KEY"] = REAL_LOOKING_KEY
+    os.environ["ANTHROPIC_BASE_URL"] = "https://gateway.example.test"
+    before = dict(os.environ)
+    s = setup()
+    assert (s.mode, s.base_url, s.server) == ("live", "https://gateway.example.test", None)
+    assert dict(os.environ) == before
+    out = capsys.readouterr().out
+    assert "key sk-ant-…WXYZ" in out and REAL_LOOKING_KEY not in out
+
+
+def test_live_base_url_defaults_to_the_real_api(started):
+    os.environ["ANTHROPIC_API_KEY"] = REAL_LOOKING_KEY
+    assert setup().base_url == "https://api.anthropic.com"
+    assert started == []
+
+
+def test_dotenv_is_found_from_a_subfolder_and_never_overrides(tmp_path, monkeypatch):
+    dotenv = f"# my settings\nANTHROPIC_API_KEY={REAL_LOOKING_KEY}\nCLAUDE_MODEL=from-dotenv\n"
+    (tmp_path / ".env").write_text(dotenv)
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    os.environ["CLAUDE_MODEL"] = default_model()
+    s = setup()
+    assert os.environ["ANTHROPIC_API_KEY"] == REAL_LOOKING_KEY  # loaded from .env
+    assert s.mode == "live" and s.model == default_model()  # the environment's CLAUDE_MODEL won
+
+
+def test_malformed_dotenv_names_the_file_and_lines(tmp_path):
+    (tmp_path / ".env").write_text('ANTHROPIC_API_KEY=\nnot an assignment\nOK=1\nBAD="unclosed\n')
+    with pytest.raises(ValueError, match=r"\.env: cannot parse lines 2, 4\b"):
+        setup()
+
+
+def test_no_proxy_gets_loopback_appended():
+    os.environ["NO_PROXY"] = "corp.example.test,localhost"
+    os.environ["HTTPS_PROXY"] = "http://proxy.example.test:3128"
+    setup()
+    assert os.environ["NO_PROXY"] == "corp.example.test,localhost,127.0.0.1"
+    assert os.environ["no_proxy"] == "127.0.0.1,localhost"
+
+
+def test_default_model_is_a_current_haiku_from_the_sdk():
+    known, deprecated = sdk_models()
+    model = setup().model
+    assert model == default_model() and model in known and "haiku" in model and model not in deprecated
+
+
+def test_a_current_claude_model_is_used_silently():
+    known, deprecated = sdk_models()
+    chosen = next(name for name in known if name not in deprecated and name != default_model())
+    os.environ["CLAUDE_MODEL"] = chosen
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert setup().model == chosen
+
+
+def test_unknown_claude_model_warns_and_is_kept():
+    os.environ["CLAUDE_MODEL"] = "claude-typo-9"
+    with pytest.warns(UserWarning, match="claude-typo-9 is not in the installed SDK's model list"):
+        assert setup().model == "claude-typo-9"
+
+
+def test_deprecated_claude_model_warns_and_is_kept():
+    old = next(iter(sdk_models()[1]))
+    os.environ["CLAUDE_MODEL"] = old
+    with pytest.warns(UserWarning, match=f"CLAUDE_MODEL={old} is deprecated"):
+        assert setup().model == old
+
+
+def test_second_call_reuses_the_server_and_prints_again(capsys, started):
+    first = setup()
+    assert setup() is first and setup(offline=True) is first
+    assert len(started) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and len(set(lines)) == 1
+
+
+def test_switching_to_live_stops_the_server_and_restores_the_key(started):
+    os.environ["ANTHROPIC_API_KEY"] = REAL_LOOKING_KEY
+    offline = setup(offline=True)
+    live = setup(offline=False)
+    assert live.mode == "live" and live.server is None and live.base_url == "https://api.anthropic.com"
+    assert os.environ["ANTHROPIC_API_KEY"] == REAL_LOOKING_KEY and "ANTHROPIC_BASE_URL" not in os.environ
+    assert not is_listening(offline.base_url)
+    back = setup(offline=True)
+    assert back.mode == "offline" and len(started) == 2 and is_listening(back.base_url)
+
+
+def test_live_without_a_key_warns():
+    with pytest.warns(UserWarning, match="without ANTHROPIC_API_KEY"):
+        assert setup(offline=False).mode == "live"
+
+
+@pytest.mark.parametrize("key", [None, ""])
+def test_mask_of_no_key(key):
+    assert mask_key(key) == "(none)"
+
+
+def test_mask_shows_prefix_and_last_four():
+    assert mask_key(REAL_LOOKING_KEY) == "sk-ant-…WXYZ"
+    assert mask_key("sk-ant-short") == "sk-ant-…"
+
+
+@hypothesis_settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # mask_key is pure
+@given(st.text(min_size=8))
+def test_mask_never_contains_the_key(key):
+    assert key not in mask_key(key)
+
+
+def test_importing_helpers_starts_nothing():
+    code = "import helpers, sys; print([m for m in ('anthropic', 'helpers.offline') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "[]\n"
+
+
+@pytest.mark.skipif(REAL_START_SERVER is None, reason="helpers.offline.start_server is not written yet")
+def test_the_sdk_reaches_the_offline_claude_despite_a_proxy():
+    from anthropic import Anthropic
+
+    os.environ["HTTP_PROXY"] = os.environ["HTTPS_PROXY"] = "http://127.0.0.1:9"  # nothing listens there
+    s = setup()
+    with Anthropic(max_retries=0) as client:
+        messages = [{"role": "user", "content": "Hi"}]
+        reply = client.messages.create(model=s.model, max_tokens=32, messages=messages)
+    assert reply.content and reply.model == s.model
