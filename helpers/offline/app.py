@@ -9,6 +9,7 @@ Routes: `POST /v1/messages` (JSON, or SSE when the body says `"stream": true`, w
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -70,6 +71,9 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
         if endpoint == "unknown":
             raise ApiError(404, "Not Found")
         check_headers(request.headers)
+        raw = await request.body()
+        if raw:  # logged even when a fault answers, so a retry can be compared with its first attempt
+            record.body = _json_or_none(raw)
         fault = state.take_fault()
         if fault:
             record.fault = "fail_next"
@@ -80,8 +84,7 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
             raise ApiError(fault.status, fault.message, headers=extra)
         if endpoint in {"models", "model"}:
             return _json(record, _models(request, endpoint), headers)
-        raw = await request.body()
-        body = record.body = parse_body(raw)
+        body = parse_body(raw)
         try:
             headers.update(state.take_request_slot(str(body.get("model"))))
         except ApiError:
@@ -98,6 +101,13 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
         error_headers = {} if error.bare else dict(headers)
         return JSONResponse(error.body(request_id), status_code=error.status, headers={**error_headers,
                                                                                        **error.headers})
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Response:
