@@ -8,7 +8,8 @@ clean offline run that nbval can reproduce. From the repo root:
 
 Each notebook runs in a fresh kernel whose environment has CLAUDE_OFFLINE=1 and no API key. A notebook
 is written back only if every cell succeeded, except cells tagged `raises-exception`, which must fail.
-Then it is normalised the way `nbstripout --keep-output --keep-count` does it: outputs and execution
+Then consecutive stream outputs are merged (a streamed reply is one stdout block, as Jupyter shows it),
+and it is normalised the way `nbstripout --keep-output --keep-count` does it: outputs and execution
 counts stay; widget state, per-cell timings and editor state go; cell ids are renumbered from 0.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbconvert.preprocessors.coalescestreams import CoalesceStreamsPreprocessor
 from nbstripout import strip_output
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +80,7 @@ def run(path: Path) -> bool:
         print(f"{path.name}: cells {missing} are tagged raises-exception but did not raise, not written",
               file=sys.stderr)
         return False
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})  # one stdout block per cell, as Jupyter shows it
     strip_output(nb, keep_output=True, keep_count=True, keep_id=False, extra_keys=NOISE_KEYS)
     nbformat.validate(nb)
     nbformat.write(nb, path)

@@ -146,19 +146,22 @@ def tool_calls(turns: list[dict[str, Any]], tools: list[dict[str, Any]], choice:
                exclude_called: bool) -> list[dict[str, Any]]:
     """The `tool_use` blocks (without ids) for the user's question, or [] to answer in text."""
     question, after = split_turns(turns)
-    called = {b["name"] for t in after if t["role"] == "assistant" for b in t["content"] if b["type"] == "tool_use"}
+    called = [_call_key(b) for t in after if t["role"] == "assistant" for b in t["content"] if b["type"] == "tool_use"]
     if choice["type"] == "tool":
         chosen = [t for t in tools if t["name"] == choice["name"]]
     else:
-        chosen = [t for t in _matching_tools(question, tools) if not (exclude_called and t["name"] in called)]
-        if not chosen and choice["type"] == "any":
-            chosen = [t for t in tools if t["name"] not in called][:1] or tools[:1]
-    calls: list[dict[str, Any]] = []
+        chosen = _matching_tools(question, tools) or (tools[:1] if choice["type"] == "any" else [])
+    every: list[dict[str, Any]] = []
     for tool in chosen:
         schema = tool.get("input_schema") or {}
         names = entities(question) if _entity_property(schema) else []
         for entity in names or [None]:
-            calls.append({"type": "tool_use", "name": tool["name"], "input": _fill(schema, question, entity)})
+            every.append({"type": "tool_use", "name": tool["name"], "input": _fill(schema, question, entity)})
+    # After results come back, ask only for what has not been asked yet (so calls refused in parallel come
+    # one by one); a forced choice ("any", "tool") calls again even then, as the API forces a call every turn.
+    calls = [c for c in every if _call_key(c) not in called] if exclude_called else every
+    if not calls and choice["type"] in {"any", "tool"}:
+        calls = every[:1]
     if choice.get("disable_parallel_tool_use"):
         calls = calls[:1]
     if not calls or choice["type"] != "auto":
@@ -167,6 +170,10 @@ def tool_calls(turns: list[dict[str, Any]], tools: list[dict[str, Any]], choice:
     about = f" for {_join(list(dict.fromkeys(targets)))}" if targets and len(targets) <= 4 else ""
     preface = f"I'll use {_join(list(dict.fromkeys(c['name'] for c in calls)))}{about}."
     return [{"type": "text", "text": preface}, *calls]
+
+
+def _call_key(block: dict[str, Any]) -> str:
+    return block["name"] + json.dumps(block["input"], sort_keys=True)
 
 
 def _join(items: list[str]) -> str:
