@@ -208,3 +208,12 @@ def test_models_list(client):
     assert {m.id for m in models} >= {MODEL, "claude-opus-5-5", "claude-sonnet-5-5"}
     haiku = client.models.retrieve(MODEL)
     assert haiku.max_input_tokens and haiku.max_tokens and haiku.lifecycle == "active"
+
+
+def test_a_configured_context_window_is_what_models_report(client, server):
+    server.configure(context_window=600)
+    try:
+        assert client.models.retrieve(MODEL).max_input_tokens == 600
+    finally:
+        server.configure(context_window=None)
+    assert client.models.retrieve(MODEL).max_input_tokens == 200_000

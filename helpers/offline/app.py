@@ -83,7 +83,7 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
                          "retry-after": str(max(1, round(fault.retry_after_ms / 1000)))}
             raise ApiError(fault.status, fault.message, headers=extra)
         if endpoint in {"models", "model"}:
-            return _json(record, _models(request, endpoint), headers)
+            return _json(record, _models(request, endpoint, state.options.context_window), headers)
         body = parse_body(raw)
         try:
             headers.update(state.take_request_slot(str(body.get("model"))))
@@ -172,20 +172,20 @@ async def _stream(state: ServerState, record: RequestRecord, message: dict[str, 
         record.finished_at = state.now()
 
 
-def _model_info(model_id: str) -> dict[str, Any]:
+def _model_info(model_id: str, context_window: int | None = None) -> dict[str, Any]:
     spec = MODELS[model_id]
     return {"type": "model", "id": spec.id, "display_name": spec.display_name,
             "created_at": "1970-01-01T00:00:00Z",  # the API's value for an unknown release date
             "lifecycle": "deprecated" if spec.deprecated else "active",
-            "max_input_tokens": spec.context_window, "max_tokens": spec.max_output}
+            "max_input_tokens": context_window or spec.context_window, "max_tokens": spec.max_output}
 
 
-def _models(request: Request, endpoint: str) -> dict[str, Any]:
+def _models(request: Request, endpoint: str, context_window: int | None) -> dict[str, Any]:
     if endpoint == "model":
         model_id = request.path_params["model_id"]
         if model_id not in MODELS:
             raise ApiError(404, f"model: {model_id}")
-        return _model_info(model_id)
+        return _model_info(model_id, context_window)
     ids = list(MODELS)
     after, before = request.query_params.get("after_id"), request.query_params.get("before_id")
     if after in MODELS:
@@ -197,6 +197,6 @@ def _models(request: Request, endpoint: str) -> dict[str, Any]:
         raise ApiError(400, "limit: Input should be between 1 and 1000")  # inferred
     limit = int(limit)
     page = ids[:limit]
-    return {"data": [_model_info(m) for m in page], "has_more": len(ids) > limit,
+    return {"data": [_model_info(m, context_window) for m in page], "has_more": len(ids) > limit,
             "first_id": page[0] if page else None, "last_id": page[-1] if page else None}
 
