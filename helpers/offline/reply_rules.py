@@ -246,6 +246,9 @@ def written_piece(question: str) -> str | None:
     pool = STORY if story else EXPLAIN
     rng = random.Random(question)
     first = f"Once upon a time, there was {topic}." if story else pool[0]
-    sentences = [first] + [rng.choice(pool[1:]) for _ in range(count - 1)]
+    order = rng.sample(pool[1:-1], len(pool) - 2)  # each sentence once before any repeats; the last one ends it
+    middle = [order[i % len(order)] for i in range(max(0, count - 2))]
+    sentences = ([first] + middle + [pool[-1]])[:count]
+    again = re.sub(r"^(?:a|an)\s+", "the ", topic, flags=re.I)  # "a lighthouse", then "the lighthouse"
     title = topic[0].upper() + topic[1:]
-    return " ".join(s.format(t=topic, T=title) for s in sentences)
+    return " ".join(s.format(t=again if i else topic, T=title) for i, s in enumerate(sentences))
