@@ -33,6 +33,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
+from helpers.conversation import text_of
 from helpers.truncation import keep_last_turns
 
 log = logging.getLogger(__name__)
@@ -203,8 +204,7 @@ def create_app(*, model: str, max_concurrency: int = 8, max_turns: int = 20, max
             except anthropic.APIError as exc:
                 return _error_response(exc)
             await remember(body, history, reply)  # only once Claude has answered
-        text = "".join(block.text for block in reply.content if block.type == "text")
-        return ChatReply(reply=text, usage=_usage(reply), request_id=reply._request_id)
+        return ChatReply(reply=text_of(reply), usage=_usage(reply), request_id=reply._request_id)
 
     async def stream_events(body: ChatRequest) -> AsyncIterator[str]:
         async with session_lock(body.session_id):
