@@ -20,11 +20,14 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"simulated time per output token (default: {defaults.per_token_ms})")
     parser.add_argument("--requests-per-minute", type=int, default=None, help="enforce a rate limit (429s)")
     parser.add_argument("--context-window", type=int, default=None, help="override every model's context window")
+    parser.add_argument("--require-tools-for-tool-blocks", action="store_true",
+                        help="refuse tool_use/tool_result blocks sent without `tools` (the API did in 2024)")
     args = parser.parse_args(argv)
     print(f"Offline Claude on http://{args.host}:{args.port}  (set ANTHROPIC_BASE_URL to this; Ctrl+C stops it)",
           flush=True)
     serve_forever(args.host, args.port, first_token_ms=args.first_token_ms, per_token_ms=args.per_token_ms,
-                  requests_per_minute=args.requests_per_minute, context_window=args.context_window)
+                  requests_per_minute=args.requests_per_minute, context_window=args.context_window,
+                  tools_required_for_tool_blocks=args.require_tools_for_tool_blocks)
 
 
 if __name__ == "__main__":

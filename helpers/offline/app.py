@@ -132,8 +132,9 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
                 raise ApiError(404, f"thread not found: {thread.get('previous_message_id')}",
                                details={"error_code": "thread_not_found"})
             history, effective = held.messages, {**held.fields, **body}
-    spec, input_tokens = check_request(effective, beta=beta, context_window=state.options.context_window,
-                                       history=history)
+    spec, input_tokens = check_request(
+        effective, beta=beta, context_window=state.options.context_window, history=history,
+        tools_required_for_tool_blocks=state.options.tools_required_for_tool_blocks)
     conversation = [*(history or []), *body["messages"]]
     reply = respond(effective, conversation)
     message = compose(reply, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),

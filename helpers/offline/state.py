@@ -32,6 +32,7 @@ class Options:
     per_token_ms: float = 6.0  # time per output token, streamed or not; 0 turns the simulated time off
     requests_per_minute: int | None = None  # enforce a rate limit (429 + retry-after); None for none
     context_window: int | None = None  # override every model's context window
+    tools_required_for_tool_blocks: bool = False  # rule 26: refuse tool blocks sent without `tools`
 
 
 @dataclass

@@ -88,8 +88,12 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 
 def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool = False,
-                  context_window: int | None = None, history: list[Any] | None = None) -> tuple[ModelSpec, int]:
+                  context_window: int | None = None, history: list[Any] | None = None,
+                  tools_required_for_tool_blocks: bool = False) -> tuple[ModelSpec, int]:
     """Rules 9-33 for `create` or `count_tokens`; returns the model and the input tokens.
+
+    Rule 26 (tool blocks in the history need `tools`) was seen in 2024 and may no longer hold, so it applies
+    only when `tools_required_for_tool_blocks` is set.
 
     `history` is a server-held thread's messages, which come before the request's own in every check.
     """
@@ -130,6 +134,10 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
         if _text_of(messages[-1]["content"]) != _text_of(messages[-1]["content"]).rstrip():
             raise invalid("messages: final assistant content cannot end with trailing whitespace")
     check_tools(body)
+    if tools_required_for_tool_blocks and not body.get("tools") and any(
+            isinstance(m["content"], list) and any(b["type"] in ("tool_use", "tool_result") for b in m["content"])
+            for m in messages):
+        raise invalid("Requests which include `tool_use` or `tool_result` blocks must define tools.")
     check_sampling(body, spec)
     check_stop_sequences(body.get("stop_sequences"))
     check_thinking(body)
