@@ -37,20 +37,19 @@ import tenacity
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from helpers.streaming import is_mid_stream_failure
+
 logger = logging.getLogger(__name__)
 
 RETRIED_STATUSES = frozenset({408, 409, 429})  # and every status >= 500, as the SDK does
-MID_STREAM_RETRIED_TYPES = frozenset({"overloaded_error", "api_error"})
 
 
 def is_transient(error: BaseException) -> bool:
     """True for an error worth retrying: the next attempt may well succeed."""
-    if isinstance(error, anthropic.APIConnectionError):  # includes APITimeoutError
+    if isinstance(error, anthropic.APIConnectionError) or is_mid_stream_failure(error):  # timeouts included
         return True
-    if not isinstance(error, anthropic.APIStatusError):
+    if not isinstance(error, anthropic.APIStatusError) or error.status_code == 200:
         return False
-    if error.status_code == 200:  # an `event: error` in the middle of a stream
-        return error.type in MID_STREAM_RETRIED_TYPES
     should_retry = error.response.headers.get("x-should-retry")
     if should_retry in ("true", "false"):
         return should_retry == "true"
