@@ -66,6 +66,15 @@ def test_a_dropped_connection_raises_api_connection_error(server):
     assert [r.fault for r in server.requests] == ["drop", "drop", None]
 
 
+def test_faults_are_served_in_the_order_they_were_queued(server):
+    server.fail_next(429)
+    server.drop_next()
+    server.fail_next(529)
+    client_for(server, max_retries=3).messages.create(model=MODEL, max_tokens=20, messages=HELLO)
+    assert [(r.status, r.fault) for r in server.requests] == [
+        (429, "fail_next"), (None, "drop"), (529, "fail_next"), (200, None)]
+
+
 def test_a_mid_stream_error_raises_api_status_error_and_is_not_retried(server):
     server.fail_stream_next(after_events=5)
     received = []

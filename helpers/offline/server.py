@@ -127,14 +127,13 @@ class OfflineClaude:
     def drop_next(self, times: int = 1) -> None:
         """Close the connection of the next `times` API requests without answering."""
         with self.state.lock:
-            self.state.drops += times
+            self.state.faults.extend(Fault(0, None, drop=True) for _ in range(times))
 
     def reset_faults(self) -> None:
         """Cancel every queued fault."""
         with self.state.lock:
             self.state.faults.clear()
             self.state.stream_faults.clear()
-            self.state.drops = 0
 
     def __repr__(self) -> str:
         return f"OfflineClaude(url={self.url!r})"

@@ -58,9 +58,12 @@ class RequestRecord:
 
 @dataclass
 class Fault:
+    """One queued fault: an HTTP error answer, or (`drop`) a connection closed without an answer."""
+
     status: int
     retry_after_ms: float | None
     message: str | None = None
+    drop: bool = False
 
 
 @dataclass
@@ -89,9 +92,8 @@ class ServerState:
         self.started = time.monotonic()
         self.lock = threading.Lock()
         self.log: deque[RequestRecord] = deque(maxlen=LOG_SIZE)
-        self.faults: deque[Fault] = deque()
+        self.faults: deque[Fault] = deque()  # errors and drops, served in the order they were queued
         self.stream_faults: deque[tuple[int, str]] = deque()
-        self.drops = 0
         self.counters: dict[str, int] = {}
         self.threads: OrderedDict[str, Thread] = OrderedDict()
         self.bucket: float | None = None  # requests available now; None: full
@@ -111,17 +113,19 @@ class ServerState:
         return record
 
     def take_fault(self) -> Fault | None:
+        """The next queued error answer, unless the next fault in line is a drop (or there is none)."""
         with self.lock:
-            return self.faults.popleft() if self.faults else None
+            return self.faults.popleft() if self.faults and not self.faults[0].drop else None
 
     def take_stream_fault(self) -> tuple[int, str] | None:
         with self.lock:
             return self.stream_faults.popleft() if self.stream_faults else None
 
     def take_drop(self) -> bool:
+        """Whether to drop this connection: the next fault in line is a drop (it is then used up)."""
         with self.lock:
-            if self.drops > 0:
-                self.drops -= 1
+            if self.faults and self.faults[0].drop:
+                self.faults.popleft()
                 return True
             return False
 
