@@ -120,7 +120,10 @@ class OfflineClaude:
             self.state.faults.extend(Fault(status, retry_after_ms, message) for _ in range(times))
 
     def fail_stream_next(self, after_events: int = 3, error_type: str = "overloaded_error") -> None:
-        """Break the next streamed reply with an `event: error` after `after_events` events (HTTP status 200)."""
+        """Break the next streamed reply with an `event: error` after `after_events` events (HTTP status 200).
+
+        Events are counted as sent on the wire, `ping` included (the SDK never shows `ping` to you).
+        """
         with self.state.lock:
             self.state.stream_faults.append((after_events, error_type))
 
