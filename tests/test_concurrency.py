@@ -10,15 +10,8 @@ import pytest
 from anthropic import AsyncAnthropic
 
 from helpers.concurrency import gather_bounded
-from helpers.offline import start_server
 
 MODEL = "claude-haiku-5-5"
-
-
-@pytest.fixture
-def server():
-    with start_server(first_token_ms=0, per_token_ms=0) as running:
-        yield running
 
 
 def ask(client: AsyncAnthropic, n: int):

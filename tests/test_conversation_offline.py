@@ -7,16 +7,10 @@ import anthropic
 import pytest
 
 from helpers.conversation import Conversation
-from helpers.offline import OfflineClaude, start_server
+from helpers.offline import OfflineClaude
 from helpers.settings import default_model
 
 MODEL = default_model()
-
-
-@pytest.fixture
-def server() -> Iterator[OfflineClaude]:
-    with start_server(first_token_ms=0, per_token_ms=0) as server:
-        yield server
 
 
 @pytest.fixture

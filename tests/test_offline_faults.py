@@ -8,16 +8,8 @@ import anthropic
 import pytest
 from anthropic import Anthropic
 
-from helpers.offline import start_server
-
 MODEL = "claude-haiku-5-5"
 HELLO = [{"role": "user", "content": "Hello"}]
-
-
-@pytest.fixture
-def server():
-    with start_server(first_token_ms=0, per_token_ms=0) as running:
-        yield running
 
 
 def client_for(server, **options):

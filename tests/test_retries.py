@@ -14,19 +14,12 @@ import httpx2
 import pytest
 from anthropic import Anthropic, AsyncAnthropic
 
-from helpers.offline import start_server
 from helpers.retries import is_transient, retry_after_seconds, retry_api_errors
 
 MODEL = "claude-haiku-5-5"
 HELLO = [{"role": "user", "content": "Hello"}]
 STORY = [{"role": "user", "content": "Write a short story about a lighthouse."}]
 FAST = {"base": 0.001, "max_wait": 1.0, "before_sleep": lambda state: None}
-
-
-@pytest.fixture
-def server():
-    with start_server(first_token_ms=0, per_token_ms=0) as running:
-        yield running
 
 
 def client_for(server, api_key: str = "sk-ant-test") -> Anthropic:

@@ -7,18 +7,11 @@ import httpx2
 import pytest
 from anthropic import Anthropic
 
-from helpers.offline import start_server
 from helpers.streaming import is_mid_stream_failure, stream_text, stream_with_restart
 
 MODEL = "claude-haiku-5-5"
 STORY = {"model": MODEL, "max_tokens": 300,
          "messages": [{"role": "user", "content": "Write a long story about a lighthouse."}]}
-
-
-@pytest.fixture
-def server():
-    with start_server(first_token_ms=0, per_token_ms=0) as running:
-        yield running
 
 
 @pytest.fixture

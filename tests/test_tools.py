@@ -1,7 +1,6 @@
 """The tool-use loop driven through the real SDK client against the offline Claude."""
 
 import copy
-from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import pytest
@@ -9,7 +8,7 @@ from anthropic import Anthropic, beta_tool
 from anthropic.lib.tools import ToolError
 from pydantic import Field
 
-from helpers.offline import OfflineClaude, start_server
+from helpers.offline import OfflineClaude
 from helpers.tools import (
     ToolLoopLimitError,
     ToolLoopResult,
@@ -57,12 +56,6 @@ def get_forecast(city: str, days: Annotated[int, Field(ge=1, le=7)]) -> str:
 @pytest.fixture(autouse=True)
 def forget_calls() -> None:
     calls.clear()
-
-
-@pytest.fixture
-def server() -> Iterator[OfflineClaude]:
-    with start_server(first_token_ms=0, per_token_ms=0) as running:
-        yield running
 
 
 @pytest.fixture
