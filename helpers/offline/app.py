@@ -23,7 +23,6 @@ from .errors import ApiError
 from .models import MODELS
 from .responder import respond
 from .state import RequestRecord, ServerState, Thread
-from .tokens import count_request
 from .validation import check_headers, check_request, parse_body
 
 ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
@@ -92,8 +91,8 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
             raise
         beta = request.query_params.get("beta") == "true" or bool(request.headers.get("anthropic-beta"))
         if endpoint == "count_tokens":
-            check_request(body, endpoint="count_tokens", beta=beta)
-            return _json(record, {"input_tokens": count_request(body)}, headers)
+            _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta)
+            return _json(record, {"input_tokens": input_tokens}, headers)
         return await _create(request, state, record, body, headers, beta=beta)
     except ApiError as error:
         record.status = error.status
