@@ -17,8 +17,6 @@ the API does) and answers from a few rules, so that lessons can show state at wo
 from __future__ import annotations
 
 import ast
-import hashlib
-import json
 import operator
 import re
 from dataclasses import dataclass, field
@@ -207,8 +205,3 @@ def shape(text: str, system: str) -> str:
         text = text.upper()
     return text
 
-
-def seed_of(*parts: Any) -> int:
-    """A stable integer from the request's content (Python's `hash` is salted per process, this is not)."""
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
