@@ -69,7 +69,7 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
     try:
         if endpoint == "unknown":
             raise ApiError(404, "Not Found")
-        check_headers(request.headers)
+        betas = check_headers(request.headers)
         raw = await request.body()
         if raw:  # logged even when a fault answers, so a retry can be compared with its first attempt
             record.body = _json_or_none(raw)
@@ -91,9 +91,9 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
             raise
         beta = request.query_params.get("beta") == "true" or bool(request.headers.get("anthropic-beta"))
         if endpoint == "count_tokens":
-            _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta)
+            _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta, betas=betas)
             return _json(record, {"input_tokens": input_tokens}, headers)
-        return await _create(request, state, record, body, headers, beta=beta)
+        return await _create(request, state, record, body, headers, beta=beta, betas=betas)
     except ApiError as error:
         record.status = error.status
         record.finished_at = state.now()
@@ -115,7 +115,7 @@ def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Respo
 
 
 async def _create(request: Request, state: ServerState, record: RequestRecord, body: dict[str, Any],
-                  headers: dict[str, str], *, beta: bool) -> Response:
+                  headers: dict[str, str], *, beta: bool, betas: frozenset[str]) -> Response:
     thread = body.get("thread") if beta else None
     history: list[Any] | None = None
     effective = body
@@ -132,12 +132,13 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
                                details={"error_code": "thread_not_found"})
             history, effective = held.messages, {**held.fields, **body}
     spec, input_tokens = check_request(
-        effective, beta=beta, context_window=state.options.context_window, history=history,
+        effective, beta=beta, betas=betas, context_window=state.options.context_window, history=history,
         tools_required_for_tool_blocks=state.options.tools_required_for_tool_blocks)
     conversation = [*(history or []), *body["messages"]]
     reply = respond(effective, conversation)
     message = compose(reply, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
-                      new_tool_id=lambda: state.next_id("toolu_01"))
+                      new_tool_id=lambda: state.next_id("toolu_01"),
+                      context_window=state.options.context_window or spec.context_window)
     if thread is not None:
         fields = {k: effective[k] for k in ("system", "tools") if k in effective}
         full = [*conversation, {"role": "assistant", "content": message["content"]}]

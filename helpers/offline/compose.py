@@ -21,8 +21,10 @@ Event = tuple[str, dict[str, Any], int]  # name, data, tokens it carries
 
 
 def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id: str,
-            new_tool_id: Callable[[], str]) -> dict[str, Any]:
-    """The Message object for `reply`, cut by stop sequences and `max_tokens`."""
+            new_tool_id: Callable[[], str], context_window: int | None = None) -> dict[str, Any]:
+    """The Message object for `reply`, cut by stop sequences and `max_tokens`.
+
+    `context_window` is the model's window in tokens (for `model_context_window_exceeded`)."""
     budget = body["max_tokens"]
     content: list[dict[str, Any]] = []
     stop_reason, stop_sequence, used = reply.stop_reason, None, 0

@@ -66,3 +66,11 @@ def sdk_model_ids() -> list[str]:
 
 
 MODELS: dict[str, ModelSpec] = {model_id: _spec(model_id) for model_id in sdk_model_ids()}
+
+
+def thinking_in_effect(body: dict, spec: ModelSpec) -> bool:
+    """Whether a (validated) request runs with thinking on: its `thinking` field, else the model's default."""
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict):
+        return thinking.get("type") in ("enabled", "adaptive", "between_tools")
+    return False

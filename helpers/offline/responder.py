@@ -41,6 +41,7 @@ class Reply:
 
     content: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str = "end_turn"
+    stop_details: dict[str, Any] | None = None  # with stop_reason "refusal": {"type": "refusal", "category", ...}
 
 
 def merge_turns(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

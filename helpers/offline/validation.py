@@ -18,8 +18,9 @@ from typing import Any, get_args
 from anthropic.types import AnthropicBetaParam, message_count_tokens_params, message_create_params
 from anthropic.types.beta import message_create_params as beta_create_params
 
+from . import structured, thinking
 from .errors import ApiError, invalid
-from .models import MODELS, ModelSpec
+from .models import MODELS, ModelSpec, thinking_in_effect
 from .tokens import count_request
 
 API_VERSIONS = {"2023-01-01", "2023-06-01", "2026-10-21"}
@@ -52,8 +53,10 @@ SYSTEM_ROLE = ('messages: Unexpected role "system". The Messages API accepts a t
 PREFILL = "This model does not support assistant message prefill. The conversation must end with a user message."
 
 
-def check_headers(headers: Mapping[str, str]) -> None:
-    """Rules 1-6: a key (any `sk-ant-...`), a known `anthropic-version`, known `anthropic-beta` values."""
+def check_headers(headers: Mapping[str, str]) -> frozenset[str]:
+    """Rules 1-6: a key (any `sk-ant-...`), a known `anthropic-version`, known `anthropic-beta` values.
+
+    Returns the beta names the request carries (the `anthropic-beta` header split on commas)."""
     api_key, authorization = headers.get("x-api-key"), headers.get("authorization")
     if api_key is None and authorization is None:
         raise ApiError(401, "x-api-key header is required")
@@ -70,6 +73,7 @@ def check_headers(headers: Mapping[str, str]) -> None:
     if any(unknown):
         raise invalid(f"Unexpected value(s) `{', '.join(unknown)}` for the `anthropic-beta` header. Please consult "
                       "our documentation at docs.claude.com or try again without the header.")
+    return frozenset(b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip())
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -88,7 +92,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 
 def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool = False,
-                  context_window: int | None = None, history: list[Any] | None = None,
+                  betas: frozenset[str] = frozenset(), context_window: int | None = None,
+                  history: list[Any] | None = None,
                   tools_required_for_tool_blocks: bool = False) -> tuple[ModelSpec, int]:
     """Rules 9-33 for `create` or `count_tokens`; returns the model and the input tokens.
 
@@ -141,6 +146,8 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
     check_sampling(body, spec)
     check_stop_sequences(body.get("stop_sequences"))
     check_thinking(body)
+    thinking.check_replay(messages, thinking_on=thinking_in_effect(body, spec), spec=spec)
+    structured.check_request_schemas(body, betas=betas, spec=spec)
     tokens = count_request(body, messages=messages)
     window = context_window or spec.context_window
     if not counting and tokens > window:
