@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from .compose import compose, sse, stream_events
 from .errors import ApiError
-from .models import MODELS
+from .models import MODELS, model_info
 from .responder import respond
 from .state import RequestRecord, ServerState, Thread
 from .validation import check_headers, check_request, parse_body
@@ -173,20 +173,12 @@ async def _stream(state: ServerState, record: RequestRecord, message: dict[str, 
         record.finished_at = state.now()
 
 
-def _model_info(model_id: str, context_window: int | None = None) -> dict[str, Any]:
-    spec = MODELS[model_id]
-    return {"type": "model", "id": spec.id, "display_name": spec.display_name,
-            "created_at": "1970-01-01T00:00:00Z",  # the API's value for an unknown release date
-            "lifecycle": "deprecated" if spec.deprecated else "active",
-            "max_input_tokens": context_window or spec.context_window, "max_tokens": spec.max_output}
-
-
 def _models(request: Request, endpoint: str, context_window: int | None) -> dict[str, Any]:
     if endpoint == "model":
         model_id = request.path_params["model_id"]
         if model_id not in MODELS:
             raise ApiError(404, f"model: {model_id}")
-        return _model_info(model_id, context_window)
+        return model_info(model_id, context_window)
     ids = list(MODELS)
     after, before = request.query_params.get("after_id"), request.query_params.get("before_id")
     if after in MODELS:
@@ -198,6 +190,6 @@ def _models(request: Request, endpoint: str, context_window: int | None) -> dict
         raise ApiError(400, "limit: Input should be between 1 and 1000")  # inferred
     limit = int(limit)
     page = ids[:limit]
-    return {"data": [_model_info(m, context_window) for m in page], "has_more": len(ids) > limit,
+    return {"data": [model_info(m, context_window) for m in page], "has_more": len(ids) > limit,
             "first_id": page[0] if page else None, "last_id": page[-1] if page else None}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import get_args
+from typing import Any, get_args
 
 from anthropic.resources.messages.messages import DEPRECATED_MODELS
 from anthropic.types import Model
@@ -74,3 +74,14 @@ def thinking_in_effect(body: dict, spec: ModelSpec) -> bool:
     if isinstance(thinking, dict):
         return thinking.get("type") in ("enabled", "adaptive", "between_tools")
     return False
+
+
+def model_info(model_id: str, context_window: int | None = None) -> dict[str, Any]:
+    """The `ModelInfo` object `GET /v1/models/{id}` answers for a known id (`context_window` overrides the window)."""
+    spec = MODELS[model_id]
+    return {"type": "model", "id": spec.id, "display_name": spec.display_name,
+            "created_at": "1970-01-01T00:00:00Z",  # the API's value for an unknown release date
+            "lifecycle": "deprecated" if spec.deprecated else "active",
+            "max_input_tokens": context_window or spec.context_window, "max_tokens": spec.max_output}
+
+

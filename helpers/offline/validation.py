@@ -53,10 +53,11 @@ SYSTEM_ROLE = ('messages: Unexpected role "system". The Messages API accepts a t
 PREFILL = "This model does not support assistant message prefill. The conversation must end with a user message."
 
 
-def check_headers(headers: Mapping[str, str]) -> frozenset[str]:
+def check_headers(headers: Mapping[str, str], *, extra_betas: frozenset[str] = frozenset()) -> frozenset[str]:
     """Rules 1-6: a key (any `sk-ant-...`), a known `anthropic-version`, known `anthropic-beta` values.
 
-    Returns the beta names the request carries (the `anthropic-beta` header split on commas)."""
+    `extra_betas` are accepted on top of the known ones. Returns the beta names the request carries (the
+    `anthropic-beta` header split on commas)."""
     api_key, authorization = headers.get("x-api-key"), headers.get("authorization")
     if api_key is None and authorization is None:
         raise ApiError(401, "x-api-key header is required")
@@ -69,7 +70,8 @@ def check_headers(headers: Mapping[str, str]) -> frozenset[str]:
         raise invalid("anthropic-version: header is required")
     if version not in API_VERSIONS:
         raise invalid(f'anthropic-version: "{version}" is not a valid version')
-    unknown = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip() not in KNOWN_BETAS]
+    accepted = KNOWN_BETAS | extra_betas
+    unknown = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip() not in accepted]
     if any(unknown):
         raise invalid(f"Unexpected value(s) `{', '.join(unknown)}` for the `anthropic-beta` header. Please consult "
                       "our documentation at docs.claude.com or try again without the header.")
