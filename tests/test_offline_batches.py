@@ -503,3 +503,25 @@ def test_counts_always_sum_to_the_requests_and_move_only_at_the_end(done, never,
     else:
         assert counts == {"processing": len(items), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         assert view["results_url"] is None and view["ended_at"] is None
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 70_000) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["type", "text", "role", "content", "id", "name", "input"]), inner,
+                        max_size=4), max_leaves=12)
+PARAMS = st.fixed_dictionaries({}, optional={
+    "model": st.sampled_from([MODEL, "claude-opus-5", "claude-nope", 3]), "max_tokens": JSON,
+    "messages": st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system"]),
+                                                "content": JSON}), max_size=3) | JSON,
+    "system": JSON, "tools": JSON, "tool_choice": JSON, "stop_sequences": JSON, "thinking": JSON, "stream": JSON})
+
+
+@settings(max_examples=300, deadline=None)
+@given(params=PARAMS)
+def test_any_params_give_a_result_with_the_apis_error_never_an_internal_one(params):
+    result = batches.process_request(ServerState(Options()), params)
+    if result["type"] == "errored":
+        error = result["error"]["error"]
+        assert error["type"] in {"invalid_request_error", "not_found_error"} and error["message"]
+    else:
+        assert result["type"] == "succeeded" and result["message"]["type"] == "message"
