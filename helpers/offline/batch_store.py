@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any
 
 from .errors import ApiError
@@ -81,17 +82,22 @@ class Batch:
     results_url: str
     cancel_initiated_at: datetime | None = None
     jsonl: bytes | None = field(default=None, repr=False)  # built once, on the first read after the batch ends
+    final_counts: dict[str, int] | None = field(default=None, repr=False)  # counted once, when first seen ended
 
     @property
     def expires_at(self) -> datetime:
         return self.created_at + EXPIRY
 
-    def natural_end(self) -> datetime:
-        """When processing ends if nobody cancels: the last request's completion, or `expires_at`."""
+    @cached_property
+    def _natural_end(self) -> datetime:
         limit = EXPIRY.total_seconds()
         if any(item.result is None or item.done_s > limit for item in self.items):
             return self.expires_at
         return self.created_at + timedelta(seconds=max(item.done_s for item in self.items))
+
+    def natural_end(self) -> datetime:
+        """When processing ends if nobody cancels: the last request's completion, or `expires_at`."""
+        return self._natural_end
 
     def ended_at(self) -> datetime:
         natural = self.natural_end()
@@ -117,9 +123,12 @@ class Batch:
         ended_at = self.ended_at()
         ended = now >= ended_at
         counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
-        if ended:
+        if ended and self.final_counts is None:  # an ended batch never changes again
             for item in self.items:
                 counts[self.outcome(item)["type"]] += 1
+            self.final_counts = counts
+        elif ended:
+            counts = dict(self.final_counts)
         else:
             counts["processing"] = len(self.items)
         status = "ended" if ended else ("canceling" if self.cancel_initiated_at else "in_progress")
