@@ -47,7 +47,9 @@ class Exchange:
                 if key in self.body:
                     sent.append(f"{key}={json.dumps(self.body[key])[:300]}")
             if "tools" in self.body:
-                sent.append(f"tools={[t.get('name') for t in self.body['tools'] if isinstance(t, dict)]}")
+                tools = [t for t in self.body["tools"] if isinstance(t, dict)]
+                sent.append("tools=" + ", ".join(f"{t.get('name')}{sorted(set(t) - {'name', 'description'})}"
+                                                 for t in tools))
         for name in ("anthropic-beta", "anthropic-version"):
             if name in self.headers:
                 sent.append(f"{name}: {self.headers[name]}")
@@ -126,7 +128,7 @@ def _handler_for(proxy: RecordingProxy) -> type[BaseHTTPRequestHandler]:
                 exchange.answer = content.decode("utf-8", "replace")
                 self.send_response(response.status)
                 for name, value in response.getheaders():
-                    if name.lower() not in HOP_BY_HOP:
+                    if name.lower() not in HOP_BY_HOP | {"date", "server"}:  # send_response wrote these
                         self.send_header(name, value)
                 self.send_header("content-length", str(len(content)))
                 self.end_headers()
