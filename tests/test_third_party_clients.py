@@ -1,10 +1,10 @@
 """Third-party clients in their default settings against the standalone offline Claude (`python -m helpers.offline`).
 
-Each client (langchain-anthropic, the official TypeScript SDK, pydantic-ai, the Vercel AI SDK) runs six scenarios
-through its own API: a plain message, a multi-turn conversation, streaming, a tool round trip, count_tokens and
-native structured output. The client scripts live in tests/clients/ and print one JSON line per scenario; the
-clients reach the server through a recording proxy (tests/clients/recording_proxy.py) by their own base-URL
-setting, so a failing case prints what the client sent and what the offline Claude answered. The model is the
+Each client (langchain-anthropic, the official TypeScript SDK, pydantic-ai, the Vercel AI SDK, litellm) runs six
+scenarios through its own API: a plain message, a multi-turn conversation, streaming, a tool round trip,
+count_tokens and native structured output. The client scripts live in tests/clients/ and print one JSON line per
+scenario; the clients reach the server through a recording proxy (tests/clients/recording_proxy.py) by their own
+base-URL setting, so a failing case prints what the client sent and what the offline Claude answered. The model is the
 project's (`CLAUDE_MODEL`, else the default Haiku-class id of `helpers.settings`).
 
 The clients are installed, pinned exactly, into a cache outside the repository (`~/.cache/claude-field-guide/
@@ -56,6 +56,8 @@ class Client:
     pins: str  # the requirements file under tests/clients/, or the npm specs separated by spaces
     base_url_suffix: str = ""  # what the client's ANTHROPIC_BASE_URL convention appends (the Vercel SDK: /v1)
     lacks: dict[str, str] = field(default_factory=dict)  # scenario -> why the client has no API for it
+    env: dict[str, str] = field(default_factory=dict)  # the client's own switches it needs to stay offline
+    end_turn: str = "end_turn"  # the stop reason as the client reports it (litellm speaks OpenAI's "stop")
 
     @property
     def home(self) -> Path:
@@ -89,9 +91,11 @@ CLIENTS = (
     Client("@ai-sdk/anthropic", "3.0.140", "node", "ai_sdk_client.mjs",
            "@ai-sdk/anthropic@3.0.140 ai@6.0.326 zod@4.6.7", base_url_suffix="/v1",
            lacks={"count_tokens": "the Vercel AI SDK has no token-counting call"}),
+    Client("litellm", "1.110.2", "python", "litellm_client.py", "litellm.txt", end_turn="stop",
+           env={"LITELLM_OFFLINE_MODE": "true"}),
 )
 MARKS = {"langchain-anthropic": "langchain-anthropic", "@anthropic-ai/sdk": "anthropic-sdk-typescript",
-         "pydantic-ai-slim": "pydantic-ai", "@ai-sdk/anthropic": "ai-sdk-anthropic"}
+         "pydantic-ai-slim": "pydantic-ai", "@ai-sdk/anthropic": "ai-sdk-anthropic", "litellm": "litellm"}
 
 
 def _cannot_have(client: Client, why: str) -> None:
@@ -178,7 +182,7 @@ def client_runs(proxy: RecordingProxy) -> Callable[[Client], Run]:
                 shutil.copy(SCRIPTS / client.script, client.home / client.script)
             env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
             env.update(ANTHROPIC_BASE_URL=proxy.url + client.base_url_suffix, ANTHROPIC_API_KEY=API_KEY,
-                       NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+                       NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", **client.env)
             done = subprocess.run(client.command(model), capture_output=True, text=True, env=env,
                                   timeout=SCRIPT_TIMEOUT_S, cwd=client.home)
             lines = {}
@@ -196,16 +200,16 @@ def _sent(exchanges: list[Exchange]) -> str:
     return "\n".join(f"  {e.summary()}" for e in exchanges) or "  (no request reached the offline Claude)"
 
 
-def check_plain(result: dict[str, Any], exchanges: list[Exchange]) -> None:
+def check_plain(result: dict[str, Any], exchanges: list[Exchange], end_turn: str) -> None:
     assert result["text"].strip(), "the reply text is empty"
-    assert result["stop_reason"] == "end_turn"
+    assert result["stop_reason"] == end_turn
 
 
-def check_multi_turn(result: dict[str, Any], exchanges: list[Exchange]) -> None:
+def check_multi_turn(result: dict[str, Any], exchanges: list[Exchange], end_turn: str) -> None:
     assert "Ada" in result["text"], f"the second turn does not recall the name: {result['text']!r}"
     last = [e for e in exchanges if e.path.startswith("/v1/messages")][-1]
     assert len(last.body["messages"]) == 3, "the second request did not carry the whole conversation"
-    assert result["stop_reason"] == "end_turn"
+    assert result["stop_reason"] == end_turn
 
 
 def _text_deltas(sse: str) -> list[str]:
@@ -215,36 +219,37 @@ def _text_deltas(sse: str) -> list[str]:
             and e.get("delta", {}).get("type") == "text_delta"]
 
 
-def check_streaming(result: dict[str, Any], exchanges: list[Exchange]) -> None:
+def check_streaming(result: dict[str, Any], exchanges: list[Exchange], end_turn: str) -> None:
     streamed = [e for e in exchanges if isinstance(e.body, dict) and e.body.get("stream") is True and e.status == 200]
     assert streamed, "no streaming request was answered"
     assert len(_text_deltas(streamed[0].answer)) >= 2, "the text did not arrive in pieces"
     assert result["text_chunks"] >= 1, "the client saw no text delta"  # pydantic-ai debounces deltas into one
     assert result["text"] == result["same_as_plain"], "the streamed text differs from the same request unstreamed"
-    assert result["stop_reason"] == "end_turn"
+    assert result["stop_reason"] == end_turn
 
 
-def check_tool_round_trip(result: dict[str, Any], exchanges: list[Exchange]) -> None:
+def check_tool_round_trip(result: dict[str, Any], exchanges: list[Exchange], end_turn: str) -> None:
     assert result["tool_calls"] == [{"name": "get_weather", "args": {"city": "Paris"}}]
     assert result["tool_outputs"] == [WEATHER_RESULT]
     assert WEATHER_RESULT in result["text"], f"the final answer does not quote the tool result: {result['text']!r}"
-    assert result["stop_reason"] == "end_turn"
+    assert result["stop_reason"] == end_turn
 
 
-def check_count_tokens(result: dict[str, Any], exchanges: list[Exchange]) -> None:
+def check_count_tokens(result: dict[str, Any], exchanges: list[Exchange], end_turn: str) -> None:
     counted = [e for e in exchanges if e.path.startswith("/v1/messages/count_tokens") and e.status == 200]
     assert counted, "the count did not come from the count_tokens endpoint"
     assert result["input_tokens"] == json.loads(counted[-1].answer)["input_tokens"] > 0
 
 
-def check_structured_output(result: dict[str, Any], exchanges: list[Exchange]) -> None:
+def check_structured_output(result: dict[str, Any], exchanges: list[Exchange], end_turn: str) -> None:
     jsonschema.validate(result["parsed"], CITY_SCHEMA)
     assert result["parsed"]["city"] == "Paris"
-    formats = [e.body.get("output_config", {}).get("format") for e in exchanges if isinstance(e.body, dict)]
-    assert any(f and f.get("type") == "json_schema" for f in formats), "no output_config.format was sent"
+    formats = [e.body.get("output_config", {}).get("format") or e.body.get("output_format")
+               for e in exchanges if isinstance(e.body, dict)]  # output_format: the deprecated top-level name
+    assert any(f and f.get("type") == "json_schema" for f in formats), "no JSON schema output format was sent"
 
 
-CHECKS: dict[str, Callable[[dict[str, Any], list[Exchange]], None]] = {
+CHECKS: dict[str, Callable[[dict[str, Any], list[Exchange], str], None]] = {
     "plain": check_plain, "multi_turn": check_multi_turn, "streaming": check_streaming,
     "tool_round_trip": check_tool_round_trip, "count_tokens": check_count_tokens,
     "structured_output": check_structured_output,
@@ -268,7 +273,7 @@ def test_client_in_default_settings(client: Client, scenario: str, client_runs: 
         pytest.fail(f"{client.name} {client.version} raised {error['type']} (status {error['status']}): "
                     f"{error['message'][:1500]}\nrequests sent and answers:\n{_sent(exchanges)}", pytrace=False)
     try:
-        CHECKS[scenario](line["result"], exchanges)
+        CHECKS[scenario](line["result"], exchanges, client.end_turn)
     except AssertionError as failure:
         raise AssertionError(f"{failure}\nresult: {json.dumps(line['result'], ensure_ascii=False)[:1500]}\n"
                              f"requests sent and answers:\n{_sent(exchanges)}") from None
