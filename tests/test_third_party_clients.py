@@ -40,6 +40,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clau
 API_KEY = "sk-ant-test"
 SCENARIOS = ("plain", "multi_turn", "streaming", "tool_round_trip", "count_tokens", "structured_output")
 SCRIPT_TIMEOUT_S = 240
+MIN_NODE_MAJOR = 18  # the oldest Node.js that ai 6 and @ai-sdk/anthropic declare (package.json "engines")
 INSTALL_TIMEOUT_S = 600
 WEATHER_RESULT = "18°C and sunny in Paris"
 CITY_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -110,8 +111,12 @@ def ensure_installed(client: Client) -> None:
     stamp = client.home / ".installed-pins"
     if stamp.exists() and stamp.read_text() == client.pin_text():
         return
-    if client.kind == "node" and not (shutil.which("node") and shutil.which("npm")):
-        _cannot_have(client, "node and npm are not on PATH: apt-get install -y nodejs npm")
+    if client.kind == "node":
+        if not (shutil.which("node") and shutil.which("npm")):
+            _cannot_have(client, "node and npm are not on PATH: apt-get install -y nodejs npm")
+        version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+        if int(version.lstrip("v").split(".")[0] or 0) < MIN_NODE_MAJOR:
+            _cannot_have(client, f"node {version} is older than {MIN_NODE_MAJOR}, which these clients need")
     client.home.mkdir(parents=True, exist_ok=True)
     for command in client.install_commands():
         try:
@@ -183,8 +188,12 @@ def client_runs(proxy: RecordingProxy) -> Callable[[Client], Run]:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
             env.update(ANTHROPIC_BASE_URL=proxy.url + client.base_url_suffix, ANTHROPIC_API_KEY=API_KEY,
                        NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", **client.env)
-            done = subprocess.run(client.command(model), capture_output=True, text=True, env=env,
-                                  timeout=SCRIPT_TIMEOUT_S, cwd=client.home)
+            try:
+                done = subprocess.run(client.command(model), capture_output=True, text=True, env=env,
+                                      timeout=SCRIPT_TIMEOUT_S, cwd=client.home)
+            except subprocess.TimeoutExpired as timeout:
+                done = subprocess.CompletedProcess(timeout.cmd, -1, _text(timeout.stdout),
+                                                   f"timed out after {SCRIPT_TIMEOUT_S} s\n{_text(timeout.stderr)}")
             lines = {}
             for text in done.stdout.splitlines():
                 if text.startswith("{"):
@@ -194,6 +203,10 @@ def client_runs(proxy: RecordingProxy) -> Callable[[Client], Run]:
         return runs[client.name]
 
     return run
+
+
+def _text(output: str | bytes | None) -> str:
+    return output.decode("utf-8", "replace") if isinstance(output, bytes) else output or ""
 
 
 def _sent(exchanges: list[Exchange]) -> str:
