@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import jsonschema
 import pytest
@@ -99,7 +99,7 @@ MARKS = {"langchain-anthropic": "langchain-anthropic", "@anthropic-ai/sdk": "ant
          "pydantic-ai-slim": "pydantic-ai", "@ai-sdk/anthropic": "ai-sdk-anthropic", "litellm": "litellm"}
 
 
-def _cannot_have(client: Client, why: str) -> None:
+def _cannot_have(client: Client, why: str) -> NoReturn:
     message = f"{client.name} {client.version} cannot be had ({why}); install it with: {client.install_hint()}"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
@@ -108,15 +108,15 @@ def _cannot_have(client: Client, why: str) -> None:
 
 def ensure_installed(client: Client) -> None:
     """Install the client into its cache folder unless the same pins are already there; skip or fail if not."""
-    stamp = client.home / ".installed-pins"
-    if stamp.exists() and stamp.read_text() == client.pin_text():
-        return
     if client.kind == "node":
         if not (shutil.which("node") and shutil.which("npm")):
             _cannot_have(client, "node and npm are not on PATH: apt-get install -y nodejs npm")
         version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
         if int(version.lstrip("v").split(".")[0] or 0) < MIN_NODE_MAJOR:
             _cannot_have(client, f"node {version} is older than {MIN_NODE_MAJOR}, which these clients need")
+    stamp = client.home / ".installed-pins"
+    if stamp.exists() and stamp.read_text() == client.pin_text():
+        return
     client.home.mkdir(parents=True, exist_ok=True)
     for command in client.install_commands():
         try:
