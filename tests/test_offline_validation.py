@@ -32,7 +32,7 @@ from helpers.offline.validation import check_request, parse_body
 VALID_HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01",
                  "content-type": "application/json"}
 OLD = "claude-haiku-4-5"  # accepts prefill and sampling parameters
-NEW = "claude-haiku-5-5"  # refuses both
+NEW = "claude-haiku-5-5"  # refuses prefill
 HI = [{"role": "user", "content": "Hi"}]
 TOOLS = [{"name": "get_weather", "description": "Current weather for a city.",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -399,8 +399,8 @@ def test_rule_28_tool_choice_names_absent_tool(post):
 
 
 @pytest.mark.parametrize(("model", "name", "value"), [
-    (NEW, "temperature", 0.5), (NEW, "top_p", 0.9), (NEW, "top_k", 40),
-    ("claude-opus-4-7", "temperature", 1.0), ("claude-opus-4-7", "top_p", 0.9),
+    ("claude-fable-5-1", "temperature", 0.5), ("claude-fable-5-1", "top_p", 0.9), ("claude-fable-5-1", "top_k", 40),
+    ("claude-opus-4-7", "temperature", 0.0), ("claude-opus-4-7", "top_p", 0.9),
     ("claude-opus-4-7", "top_k", 5),
 ])
 def test_rule_29_sampling_parameter_refused(post, model, name, value):

@@ -263,10 +263,15 @@ def check_tools(body: dict[str, Any]) -> None:
         raise invalid(f"tool_choice: tool '{choice['name']}' was not found in `tools`")  # inferred
 
 
+SAMPLING_DEFAULTS = {"temperature": 1.0, "top_p": 1.0}  # top_k has no default: any value is a choice (assumed)
+
+
 def check_sampling(body: dict[str, Any], spec: ModelSpec) -> None:
-    """Rules 29-30: sampling parameters are refused by newer models, and range-checked by older ones."""
+    """Rules 29-30 as of today (addendum §10.4): on the models the docs list, a non-default `temperature`, `top_p`
+    or `top_k` is refused on every request; elsewhere values are range-checked, and while thinking is on
+    `temperature` must be 1, `top_p` between 0.95 and 1, and `top_k` unset."""
     for name in _SAMPLING:
-        if name in body and not spec.allows_sampling:
+        if name in body and spec.sampling_default_only and body[name] != SAMPLING_DEFAULTS.get(name):
             raise invalid(f"`{name}` is deprecated for this model.")
     for name in ("temperature", "top_p"):
         value = body.get(name)
@@ -274,6 +279,14 @@ def check_sampling(body: dict[str, Any], spec: ModelSpec) -> None:
             raise invalid(f"{name}: range: 0..1")
     if body.get("top_k", 0) < 0:
         raise invalid("top_k: Input should be greater than or equal to 0")  # inferred
+    if not thinking_in_effect(body, spec):
+        return
+    if body.get("temperature", 1) != 1:
+        raise invalid("`temperature` may only be set to 1 when thinking is enabled or in adaptive mode")  # observed
+    if body.get("top_p", 1) < 0.95:
+        raise invalid("`top_p` must be between 0.95 and 1 when thinking is enabled or in adaptive mode")  # inferred
+    if "top_k" in body:
+        raise invalid("`top_k` may not be set when thinking is enabled or in adaptive mode")  # inferred
 
 
 def check_stop_sequences(stop_sequences: list[str] | None) -> None:
