@@ -182,7 +182,7 @@ def test_rule_05_valid_versions_pass(post, version):
 def test_rule_06_unknown_beta(post, beta):
     assert_invalid(post(request(), headers={"anthropic-beta": beta}),
                    "Unexpected value(s) `foo` for the `anthropic-beta` header. Please consult our "
-                   "documentation at docs.claude.com or try again without the header.")
+                   "documentation at platform.claude.com/docs or try again without the header.")
 
 
 def test_rule_06_known_beta_passes(post):

@@ -25,7 +25,18 @@ from .schema import check_shape
 from .tokens import count_request
 
 API_VERSIONS = {"2023-01-01", "2023-06-01", "2026-10-21"}
-KNOWN_BETAS = frozenset(get_args(next(arg for arg in get_args(AnthropicBetaParam) if get_args(arg))))
+SDK_BETAS = frozenset(get_args(next(arg for arg in get_args(AnthropicBetaParam) if get_args(arg))))
+KNOWN_BETAS = SDK_BETAS | {  # addendum §2, "What an imitation should do": the SDK's list and
+    "oauth-2025-04-20",  # sent by the SDK itself on every request made with `credentials=`
+    "web-fetch-2025-09-10", "fine-grained-tool-streaming-2025-05-14",  # sent by clients (sources in §2)
+    "advanced-tool-use-2025-11-20", "code-execution-2025-08-25", "tool-search-tool-2025-10-19",
+    "tool-examples-2025-10-29",  # sent by clients (earlier client research, not rechecked)
+    *("structured-outputs-2025-11-13", "thinking-binding-controls-2026-08-01",  # required by the features they name
+      "mid-conversation-system-clear-at-2026-08-21", "inline-tools-2026-09-15", "mcp-client-2026-09-15",
+      "mid-conversation-tool-changes-2026-07-01", "mid-conversation-output-config-2026-07-01",
+      "cache-diagnosis-2026-04-07", "output-300k-2026-03-24", "managed-agents-2026-04-01", "mcp-tunnels-2026-06-22",
+      "agent-memory-2026-07-22"),
+}
 MAX_BODY_BYTES = 32 * 1024 * 1024
 _SAMPLING = ("temperature", "top_p", "top_k")
 TOOL_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")  # used with fullmatch: `$` would also match before a final newline
@@ -45,8 +56,9 @@ PREFILL = "This model does not support assistant message prefill. The conversati
 def check_headers(headers: Mapping[str, str], *, extra_betas: frozenset[str] = frozenset()) -> frozenset[str]:
     """Rules 1-6: a key (any `sk-ant-...`), a known `anthropic-version`, known `anthropic-beta` values.
 
-    `extra_betas` are accepted on top of the known ones. Returns the beta names the request carries (the
-    `anthropic-beta` header split on commas)."""
+    Beta names are the `anthropic-beta` header split on commas and trimmed; a header sent several times counts as
+    one comma list. Known names are `KNOWN_BETAS` (addendum §2) and `extra_betas`; every other name is listed in
+    one 400, each in backticks (the text of docs: api/beta-headers). Returns the names the request carries."""
     api_key, authorization = headers.get("x-api-key"), headers.get("authorization")
     if api_key is None and authorization is None:
         raise ApiError(401, "x-api-key header is required")
@@ -59,12 +71,24 @@ def check_headers(headers: Mapping[str, str], *, extra_betas: frozenset[str] = f
         raise invalid("anthropic-version: header is required")
     if version not in API_VERSIONS:
         raise invalid(f'anthropic-version: "{version}" is not a valid version')
+    sent = [name.strip() for value in _all_values(headers, "anthropic-beta") for name in value.split(",")]
+    sent = [name for name in sent if name]
     accepted = KNOWN_BETAS | extra_betas
-    unknown = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip() not in accepted]
-    if any(unknown):
-        raise invalid(f"Unexpected value(s) `{', '.join(unknown)}` for the `anthropic-beta` header. Please consult "
-                      "our documentation at docs.claude.com or try again without the header.")
-    return frozenset(b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip())
+    unknown = list(dict.fromkeys(name for name in sent if name not in accepted))
+    if unknown:
+        raise invalid(f"Unexpected value(s) {', '.join(f'`{name}`' for name in unknown)} for the `anthropic-beta` "
+                      "header. Please consult our documentation at platform.claude.com/docs or try again without the "
+                      "header.")
+    return frozenset(sent)
+
+
+def _all_values(headers: Mapping[str, str], name: str) -> list[str]:
+    """Every value of a header sent more than once (Starlette's `Headers.getlist`), else the one value."""
+    getlist = getattr(headers, "getlist", None)
+    if callable(getlist):
+        return list(getlist(name))
+    value = headers.get(name)
+    return [] if value is None else [value]
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
