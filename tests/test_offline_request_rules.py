@@ -72,7 +72,7 @@ def test_every_unknown_beta_is_named_in_one_message(http):
 
 
 def test_names_are_trimmed_and_empty_items_skipped(http):
-    ok(create(http, headers=[("anthropic-beta", " token-counting-2024-11-01 ,, oauth-2025-04-20 ,")]))
+    ok(create(http, headers=[("anthropic-beta", "token-counting-2024-11-01 ,, oauth-2025-04-20 ,")]))
 
 
 def test_a_repeated_header_is_one_comma_list(http):
@@ -93,3 +93,92 @@ def test_extra_betas_are_accepted_and_every_name_is_returned():
     assert check_headers(headers, extra_betas=frozenset({"my-private-beta-2030-01-01"})) == {
         "my-private-beta-2030-01-01", "oauth-2025-04-20"}
     assert "oauth-2025-04-20" in KNOWN_BETAS
+
+
+# -- {"role": "system"} inside messages (addendum §3) --------------------------------------------------------
+
+SYSTEM = {"role": "system", "content": "Answer in French from now on."}
+USER = {"role": "user", "content": "Hello there"}
+ASSISTANT = {"role": "assistant", "content": "Hi! How can I help?"}
+TOOLS = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+CALL = {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_A", "name": "get_weather",
+                                          "input": {"city": "Paris"}}]}
+RESULT = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_A", "content": "18°C"}]}
+ACCEPTING = ["claude-fable-5-2", "claude-mythos-5-2", "claude-haiku-5-5", "claude-sonnet-5-5", "claude-fable-5-1",
+             "claude-opus-5-5", "claude-mythos-5-1", "claude-fable-5", "claude-mythos-5", "claude-opus-5",
+             "claude-opus-4-8"]
+REFUSING = ["claude-opus-4-7", "claude-mythos-preview", "claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5",
+            "claude-opus-4-5-20251101", "claude-sonnet-4-5"]
+PLACEMENT = "a role 'system' message must follow a user turn and precede an assistant turn"
+
+
+@pytest.mark.parametrize("model", REFUSING)
+def test_system_messages_refused_on_models_without_the_feature(http, model):
+    refused(create(http, model, [USER, SYSTEM]), "role 'system' is not supported on this model")
+
+
+@pytest.mark.parametrize("model", [*ACCEPTING, "claude-sonnet-5"])
+@pytest.mark.parametrize("messages", [
+    [USER, SYSTEM], [USER, SYSTEM, ASSISTANT, USER], [USER, SYSTEM, SYSTEM, ASSISTANT, USER],
+    [USER, CALL, RESULT, SYSTEM],
+], ids=["last", "before-assistant", "consecutive-group", "after-tool-results"])
+def test_system_messages_accepted_after_a_user_turn(http, model, messages):
+    """A request may end with a system message after a user turn: that is not a prefill (Haiku 5.5 refuses one)."""
+    body = ok(create(http, model, messages, tools=TOOLS))
+    assert body["content"]
+
+
+@pytest.mark.parametrize(("messages", "message"), [
+    ([SYSTEM, USER], "messages.0: a role 'system' message that carries content cannot be the first message"),
+    ([USER, SYSTEM, USER], f"messages.1: {PLACEMENT}"),
+    ([USER, SYSTEM, SYSTEM, USER], f"messages.1: {PLACEMENT}"),
+    ([USER, ASSISTANT, SYSTEM, USER], f"messages.2: {PLACEMENT}"),
+    ([USER, CALL, SYSTEM, RESULT], f"messages.2: {PLACEMENT}"),
+], ids=["first", "followed-by-user", "group-followed-by-user", "after-assistant", "inside-a-tool-pair"])
+def test_system_message_placement(http, messages, message):
+    refused(create(http, "claude-opus-4-8", messages, tools=TOOLS), message)
+
+
+def test_system_messages_on_sonnet_5_are_accepted_and_can_be_switched_off(http):
+    """Docs: "not available"; pydantic-ai: 200 and ignored. Accepted by default, refused after `override`."""
+    from helpers.offline.models import override
+
+    ok(create(http, "claude-sonnet-5", [USER, SYSTEM]))
+    previous = override("claude-sonnet-5", system_role="reject")
+    try:
+        refused(create(http, "claude-sonnet-5", [USER, SYSTEM]), "role 'system' is not supported on this model")
+    finally:
+        override("claude-sonnet-5", system_role=previous.system_role)
+
+
+EFFORT_ONLY = {"role": "system", "content": "", "output_config": {"effort": "low"}}
+BETA_OUTPUT_CONFIG = [("anthropic-beta", "mid-conversation-output-config-2026-07-01")]
+BETA_CLEAR_AT = [("anthropic-beta", "mid-conversation-system-clear-at-2026-08-21")]
+
+
+def test_an_effort_only_system_message_is_accepted_anywhere(http):
+    ok(create(http, "claude-opus-4-8", [EFFORT_ONLY, USER], headers=BETA_OUTPUT_CONFIG))
+    ok(create(http, "claude-opus-4-8", [USER, ASSISTANT, EFFORT_ONLY, USER], headers=BETA_OUTPUT_CONFIG))
+
+
+def test_system_message_fields_need_the_beta_api(http):
+    refused(create(http, "claude-opus-4-8", [USER, EFFORT_ONLY]), "messages.1.output_config: Extra inputs are not "
+                                                                  "permitted")
+    turn_scoped = {**SYSTEM, "clear_at": "next_user_message"}
+    refused(create(http, "claude-opus-4-8", [USER, turn_scoped], headers=BETA_OUTPUT_CONFIG),
+            "messages.1.clear_at: Extra inputs are not permitted")
+    ok(create(http, "claude-opus-4-8", [USER, turn_scoped], headers=BETA_CLEAR_AT))
+
+
+@pytest.mark.parametrize(("system", "message"), [
+    ({"content": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]},
+     "messages.1.content.0: cache_control is not permitted on a turn-scoped system message "
+     "(clear_at: 'next_user_message')"),
+    ({"content": "Be brief.", "output_config": {"effort": "low"}},
+     "messages.1: output_config is not permitted on a turn-scoped system message (clear_at: 'next_user_message')"),
+    ({"content": "Be brief.", "clear_at": "sometimes"},
+     "messages.1.clear_at: Input should be 'next_user_message' or 'never'"),
+])
+def test_turn_scoped_system_message_rules(http, system, message):
+    body = {"role": "system", "clear_at": "next_user_message", **system}
+    refused(create(http, "claude-opus-4-8", [USER, body], headers=BETA_CLEAR_AT), message)

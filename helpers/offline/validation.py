@@ -43,13 +43,16 @@ TOOL_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")  # used with fullmatch: `$` would als
 TOOL_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 BLOCK_TYPES = {
+    "system": {"text", "tool_addition", "tool_removal"},
     "user": {"text", "image", "document", "search_result", "tool_result", "container_upload"},
     "assistant": {"text", "thinking", "redacted_thinking", "tool_use", "server_tool_use", "web_search_tool_result",
                   "web_fetch_tool_result", "code_execution_tool_result", "bash_code_execution_tool_result",
                   "text_editor_code_execution_tool_result", "tool_search_tool_result", "container_upload"},
 }
-SYSTEM_ROLE = ('messages: Unexpected role "system". The Messages API accepts a top-level `system` parameter, '
-               'not "system" as an input message role.')
+SYSTEM_ROLE_REFUSED = "role 'system' is not supported on this model"  # addendum §3, observed since 2026-05
+SYSTEM_PLACEMENT = "a role 'system' message must follow a user turn and precede an assistant turn"  # invented
+SYSTEM_FIRST = "a role 'system' message that carries content cannot be the first message"  # invented
+TURN_SCOPED = "(clear_at: 'next_user_message')"
 PREFILL = "This model does not support assistant message prefill. The conversation must end with a user message."
 
 
@@ -165,11 +168,12 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
     continuing = history is not None
     if not messages or (not body["messages"] and not continuing):
         raise invalid("messages: at least one message is required")
-    check_messages(messages)
-    if messages[-1]["role"] == "assistant":
+    check_messages(messages, spec=spec, betas=betas)
+    turns = [m for m in messages if m["role"] != "system"]  # system messages do not end a conversation (§3)
+    if turns and turns[-1]["role"] == "assistant":
         if not spec.allows_prefill:
             raise invalid(PREFILL)
-        if _text_of(messages[-1]["content"]) != _text_of(messages[-1]["content"]).rstrip():
+        if _text_of(turns[-1]["content"]) != _text_of(turns[-1]["content"]).rstrip():
             raise invalid("messages: final assistant content cannot end with trailing whitespace")
     check_tools(body)
     if tools_required_for_tool_blocks and not body.get("tools") and any(
@@ -188,13 +192,19 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
     return spec, tokens
 
 
-def check_messages(messages: list[dict[str, Any]]) -> None:
-    """Rules 15-25 on well-shaped messages: roles, content, and `tool_use`/`tool_result` pairing."""
+def check_messages(messages: list[dict[str, Any]], *, spec: ModelSpec | None = None,
+                   betas: frozenset[str] = frozenset()) -> None:
+    """Rules 15-25 on well-shaped messages: roles (`system` per model, addendum §3), content, and
+    `tool_use`/`tool_result` pairing."""
     seen_ids: set[str] = set()
     for i, message in enumerate(messages):
         role, content = message["role"], message["content"]
         if role == "system":
-            raise invalid(SYSTEM_ROLE)
+            if spec is None or spec.system_role == "reject":
+                raise invalid(SYSTEM_ROLE_REFUSED)
+            if _effort_only(message):
+                continue
+            _check_system_message(messages, i, betas)
         if not content and not (i == len(messages) - 1 and role == "assistant"):
             raise invalid(f"messages.{i}: all messages must have non-empty content except for the optional final "
                           "assistant message")
@@ -206,6 +216,50 @@ def check_messages(messages: list[dict[str, Any]]) -> None:
             raise invalid("messages: text content blocks must contain non-whitespace text")
     for i in range(len(messages)):
         _check_pairing(messages, i)
+
+
+def _effort_only(message: dict[str, Any]) -> bool:
+    """A system message with no content that only sets `output_config.effort` (beta): accepted anywhere."""
+    return not message["content"] and bool(message.get("output_config"))
+
+
+def _check_system_message(messages: list[dict[str, Any]], i: int, betas: frozenset[str]) -> None:
+    """Placement (addendum §3, docs: build-with-claude/mid-conversation-system-messages): a group of consecutive
+    system messages follows a user turn (or an assistant turn ending in a server tool's result), is not first,
+    and is last or followed by an assistant turn. The placement texts are invented; the turn-scoped ones are the
+    docs' own."""
+    message = messages[i]
+    if message.get("clear_at") is not None and "mid-conversation-system-clear-at-2026-08-21" not in betas:
+        raise invalid(f"messages.{i}.clear_at: Extra inputs are not permitted")
+    if message.get("clear_at") == "next_user_message":
+        content = message["content"]
+        if isinstance(content, list) and any(block["type"] != "text" for block in content):
+            raise invalid(f"messages.{i}: a turn-scoped system message supports text blocks only {TURN_SCOPED}")
+        if message.get("output_config"):
+            raise invalid(f"messages.{i}: output_config is not permitted on a turn-scoped system message {TURN_SCOPED}")
+        for k, block in enumerate(content if isinstance(content, list) else []):
+            if block.get("cache_control"):
+                raise invalid(f"messages.{i}.content.{k}: cache_control is not permitted on a turn-scoped system "
+                              f"message {TURN_SCOPED}")
+    start = i
+    while start > 0 and messages[start - 1]["role"] == "system":
+        start -= 1
+    before = next((m for m in reversed(messages[:start]) if not _effort_only(m)), None)
+    if before is None:
+        raise invalid(f"messages.{start}: {SYSTEM_FIRST}")
+    end = i
+    while end + 1 < len(messages) and messages[end + 1]["role"] == "system":
+        end += 1
+    after = messages[end + 1] if end + 1 < len(messages) else None
+    follows_turn = before["role"] == "user" or (before["role"] == "assistant" and _ends_in_server_result(before))
+    if not follows_turn or (after is not None and after["role"] != "assistant"):
+        raise invalid(f"messages.{start}: {SYSTEM_PLACEMENT}")
+
+
+def _ends_in_server_result(message: dict[str, Any]) -> bool:
+    """An assistant turn whose last block is a server tool's result (web search, code execution, ...)."""
+    content = message["content"]
+    return isinstance(content, list) and bool(content) and content[-1]["type"].endswith("_tool_result")
 
 
 def _check_block(block: dict[str, Any], path: str, role: str, seen_ids: set[str]) -> None:
@@ -229,11 +283,12 @@ def _check_block(block: dict[str, Any], path: str, role: str, seen_ids: set[str]
 
 
 def _check_pairing(messages: list[dict[str, Any]], i: int) -> None:
-    """Rule 23 for message i's `tool_result` blocks, then rule 22 for its `tool_use` blocks."""
+    """Rule 23 for message i's `tool_result` blocks, then rule 22 for its `tool_use` blocks (system messages, which
+    cannot sit inside a tool pair, are passed over)."""
     message = messages[i]
     content = message["content"] if isinstance(message["content"], list) else []
     if message["role"] == "user":
-        previous = messages[i - 1] if i > 0 else None
+        previous = next((m for m in reversed(messages[:i]) if m["role"] != "system"), None)
         asked = set(_tool_use_ids(previous)) if previous and previous["role"] == "assistant" else set()
         for k, block in enumerate(content):
             if block["type"] == "tool_result" and block["tool_use_id"] not in asked:
@@ -244,7 +299,7 @@ def _check_pairing(messages: list[dict[str, Any]], i: int) -> None:
     ids = _tool_use_ids(message)
     if not ids:
         return
-    following = messages[i + 1] if i + 1 < len(messages) else None
+    following = next((m for m in messages[i + 1:] if m["role"] != "system"), None)
     answered: set[str] = set()
     if following and following["role"] == "user" and isinstance(following["content"], list):
         for block in following["content"]:
