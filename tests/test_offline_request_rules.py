@@ -182,3 +182,41 @@ def test_system_message_fields_need_the_beta_api(http):
 def test_turn_scoped_system_message_rules(http, system, message):
     body = {"role": "system", "clear_at": "next_user_message", **system}
     refused(create(http, "claude-opus-4-8", [USER, body], headers=BETA_CLEAR_AT), message)
+
+
+# -- forced tool_choice (addendum §4, §5, §10.14) ------------------------------------------------------------
+
+FORCED_REFUSED = ["claude-opus-5-5", "claude-sonnet-5-5", "claude-fable-5-1", "claude-mythos-5-1"]
+NOT_SUPPORTED = 'tool_choice: type "tool" and "any" are not supported for this model.'
+
+
+@pytest.mark.parametrize("model", FORCED_REFUSED)
+@pytest.mark.parametrize("choice", [{"type": "any"}, {"type": "tool", "name": "get_weather"}], ids=["any", "tool"])
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"], ids=["create", "count_tokens"])
+def test_forced_tool_choice_refused_on_the_listed_models(http, model, choice, path):
+    body = {"model": model, "messages": HI, "tools": TOOLS, "tool_choice": choice}
+    refused(post(http, body if "count" in path else {**body, "max_tokens": 100}, path=path), NOT_SUPPORTED)
+
+
+@pytest.mark.parametrize("model", FORCED_REFUSED)
+def test_auto_tool_choice_is_accepted_on_the_listed_models(http, model):
+    ok(create(http, model, tools=TOOLS, tool_choice={"type": "auto"}))
+
+
+@pytest.mark.parametrize("model", ["claude-opus-4-8", "claude-haiku-5-5", "claude-fable-5", "claude-haiku-4-5"])
+def test_forced_tool_choice_accepted_elsewhere(http, model):
+    body = ok(create(http, model, tools=TOOLS, tool_choice={"type": "tool", "name": "get_weather"}))
+    assert body["stop_reason"] == "tool_use"
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "claude-opus-4-6", "claude-sonnet-4-6"])
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"], ids=["create", "count_tokens"])
+def test_enabled_thinking_with_forced_tool_choice(http, model, path):
+    body = {"model": model, "messages": HI, "tools": TOOLS, "tool_choice": {"type": "any"},
+            "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    refused(post(http, body if "count" in path else {**body, "max_tokens": 2048}, path=path),
+            "Thinking may not be enabled when tool_choice forces tool use.")
+
+
+def test_adaptive_thinking_with_forced_tool_choice_is_accepted(http):
+    ok(create(http, "claude-opus-4-6", tools=TOOLS, tool_choice={"type": "any"}, thinking={"type": "adaptive"}))

@@ -176,6 +176,7 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
         if _text_of(turns[-1]["content"]) != _text_of(turns[-1]["content"]).rstrip():
             raise invalid("messages: final assistant content cannot end with trailing whitespace")
     check_tools(body)
+    check_tool_choice(body, spec)
     if tools_required_for_tool_blocks and not body.get("tools") and any(
             isinstance(m["content"], list) and any(b["type"] in ("tool_use", "tool_result") for b in m["content"])
             for m in messages):
@@ -340,6 +341,18 @@ def check_tools(body: dict[str, Any]) -> None:
     choice = body.get("tool_choice")
     if choice and choice["type"] == "tool" and choice["name"] not in names:
         raise invalid(f"tool_choice: tool '{choice['name']}' was not found in `tools`")  # inferred
+
+
+def check_tool_choice(body: dict[str, Any], spec: ModelSpec) -> None:
+    """Forced tool use (`tool_choice` `any` or `tool`, addendum §4, §5, §10.14): refused on the models that refuse
+    it on every request (count_tokens included, docs: api/errors), and together with `enabled` thinking."""
+    choice = body.get("tool_choice")
+    if not choice or choice["type"] not in ("any", "tool"):
+        return
+    if not spec.forced_tool_choice:
+        raise invalid('tool_choice: type "tool" and "any" are not supported for this model.')
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        raise invalid("Thinking may not be enabled when tool_choice forces tool use.")
 
 
 SAMPLING_DEFAULTS = {"temperature": 1.0, "top_p": 1.0}  # top_k has no default: any value is a choice (assumed)
