@@ -220,3 +220,109 @@ def test_enabled_thinking_with_forced_tool_choice(http, model, path):
 
 def test_adaptive_thinking_with_forced_tool_choice_is_accepted(http):
     ok(create(http, "claude-opus-4-6", tools=TOOLS, tool_choice={"type": "any"}, thinking={"type": "adaptive"}))
+
+
+# -- thinking configuration per model (addendum §5, §10.3, §10.12, §10.13) -----------------------------------
+
+USE_ADAPTIVE = 'Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
+ENABLED_REFUSED = f'"thinking.type.enabled" is not supported for this model. {USE_ADAPTIVE}'
+DISABLED_REFUSED = f'"thinking.type.disabled" is not supported for this model. {USE_ADAPTIVE}'
+ENABLED = {"type": "enabled", "budget_tokens": 1024}
+
+
+@pytest.mark.parametrize("model", ["claude-opus-4-7", "claude-opus-4-8", "claude-opus-5", "claude-opus-5-5",
+                                   "claude-sonnet-5", "claude-sonnet-5-5", "claude-fable-5", "claude-fable-5-1",
+                                   "claude-mythos-5", "claude-mythos-5-1", "claude-haiku-5-5"])
+def test_enabled_thinking_refused_before_any_budget_rule(http, model):
+    refused(create(http, model, thinking={"type": "enabled", "budget_tokens": 10}), ENABLED_REFUSED)
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    ("claude-fable-5-1", DISABLED_REFUSED), ("claude-mythos-5-1", DISABLED_REFUSED),
+    ("claude-fable-5", DISABLED_REFUSED), ("claude-mythos-5", DISABLED_REFUSED), ("claude-opus-5-5", DISABLED_REFUSED),
+    ("claude-mythos-preview", '"thinking.type.disabled" is not supported for this model. Thinking defaults to '
+                              'adaptive mode when not specified; use "thinking.type.enabled" with "budget_tokens" for '
+                              'extended thinking.'),
+    ("claude-sonnet-5-5", '"thinking.type.disabled" is not supported for this model. Use "thinking.type.between_tools" '
+                          'for the lowest thinking setting, or "thinking.type.adaptive" and "output_config.effort" to '
+                          'control thinking behavior.'),
+])
+def test_disabled_thinking_refused(http, model, message):
+    refused(create(http, model, thinking={"type": "disabled"}), message)
+
+
+@pytest.mark.parametrize("model", ["claude-opus-5-5", "claude-opus-4-6", "claude-haiku-4-5", "claude-sonnet-5"])
+def test_between_tools_refused_except_on_sonnet_5_5(http, model):
+    refused(create(http, model, thinking={"type": "between_tools"}),
+            '"thinking.type.between_tools" is not supported for this model.')
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "claude-opus-4-5", "claude-sonnet-4-5-20250929"])
+def test_adaptive_refused_on_the_4_5_family(http, model):
+    refused(create(http, model, thinking={"type": "adaptive"}), "adaptive thinking is not supported on this model")
+
+
+@pytest.mark.parametrize(("model", "thinking"), [
+    ("claude-opus-4-6", ENABLED), ("claude-sonnet-4-6", ENABLED), ("claude-opus-4-6", {"type": "adaptive"}),
+    ("claude-mythos-preview", ENABLED), ("claude-haiku-4-5", ENABLED), ("claude-opus-5", {"type": "disabled"}),
+    ("claude-opus-4-8", {"type": "disabled"}), ("claude-sonnet-5-5", {"type": "between_tools"}),
+    ("claude-opus-5-5", {"type": "adaptive", "display": "omitted"}), ("claude-haiku-5-5", {"type": "adaptive"}),
+])
+def test_accepted_thinking_configurations(http, model, thinking):
+    ok(create(http, model, thinking=thinking))
+
+
+def test_budget_rules_apply_where_enabled_is_accepted(http):
+    refused(create(http, "claude-opus-4-6", thinking={"type": "enabled", "budget_tokens": 1000}),
+            "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
+
+
+@pytest.mark.parametrize(("model", "thinking"), [("claude-opus-5", {"type": "disabled"}),
+                                                 ("claude-sonnet-5-5", {"type": "between_tools"})])
+@pytest.mark.parametrize("effort", ["xhigh", "max"])
+def test_high_effort_with_thinking_off(http, model, thinking, effort):
+    refused(create(http, model, thinking=thinking, output_config={"effort": effort}),
+            f"output_config.effort '{effort}' is not supported when thinking is disabled on this model. Use effort "
+            "'high' or below, or enable thinking.")
+    ok(create(http, model, thinking=thinking, output_config={"effort": "high"}))
+    ok(create(http, model, output_config={"effort": effort}))
+
+
+@pytest.mark.parametrize(("model", "thinking", "on"), [
+    ("claude-opus-5-5", None, True), ("claude-fable-5-1", None, True), ("claude-sonnet-5", None, True),
+    ("claude-mythos-preview", None, True), ("claude-opus-4-8", None, False), ("claude-opus-4-6", None, False),
+    ("claude-haiku-4-5", None, False), ("claude-haiku-5-5", None, False), ("claude-opus-4-8", "adaptive", True),
+    ("claude-opus-5", "disabled", False), ("claude-sonnet-5-5", "between_tools", False),
+    ("claude-haiku-4-5", "enabled", True),
+])
+def test_thinking_in_effect_is_the_request_setting_else_the_model_default(model, thinking, on):
+    from helpers.offline.models import MODELS, thinking_in_effect
+
+    body = {"thinking": {"type": thinking, "budget_tokens": 1024} if thinking == "enabled" else {"type": thinking}}
+    assert thinking_in_effect(body if thinking else {}, MODELS[model]) is on
+
+
+PREFILL = [USER, {"role": "assistant", "content": "The answer is"}]
+
+
+def test_prefill_refused_while_thinking_on_any_model(http):
+    ok(create(http, "claude-haiku-4-5", PREFILL))
+    refused(create(http, "claude-haiku-4-5", PREFILL, thinking=ENABLED),
+            "Assistant message prefill is not supported when thinking is enabled. The conversation must end with a "
+            "user message.")
+
+
+PAUSED = {"role": "assistant", "content": [
+    {"type": "server_tool_use", "id": "srvtoolu_01A", "name": "web_search", "input": {"query": "Lyon weather"}},
+    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01A", "content": []}]}
+WEB_SEARCH = [{"type": "web_search_20250305", "name": "web_search"}]
+
+
+@pytest.mark.parametrize(("model", "fields"), [("claude-opus-5-5", {}), ("claude-haiku-5-5", {}),
+                                               ("claude-haiku-4-5", {"thinking": ENABLED})])
+def test_a_paused_turn_may_be_continued_on_every_model(http, model, fields):
+    ok(create(http, model, [USER, PAUSED], tools=WEB_SEARCH, **fields))
+
+
+def test_a_system_message_may_follow_a_paused_turn(http):
+    ok(create(http, "claude-opus-5-5", [USER, PAUSED, SYSTEM], tools=WEB_SEARCH))

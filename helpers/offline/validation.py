@@ -54,6 +54,10 @@ SYSTEM_PLACEMENT = "a role 'system' message must follow a user turn and precede 
 SYSTEM_FIRST = "a role 'system' message that carries content cannot be the first message"  # invented
 TURN_SCOPED = "(clear_at: 'next_user_message')"
 PREFILL = "This model does not support assistant message prefill. The conversation must end with a user message."
+PREFILL_THINKING = ("Assistant message prefill is not supported when thinking is enabled. The conversation must end "
+                    "with a user message.")  # inferred; docs: "You can't prefill the assistant response while thinking"
+EFFORT_WITHOUT_THINKING = ("output_config.effort '{effort}' is not supported when thinking is disabled on this model. "
+                           "Use effort 'high' or below, or enable thinking.")  # docs: api/errors
 
 
 def check_headers(headers: Mapping[str, str], *, extra_betas: frozenset[str] = frozenset()) -> frozenset[str]:
@@ -169,21 +173,16 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
     if not messages or (not body["messages"] and not continuing):
         raise invalid("messages: at least one message is required")
     check_messages(messages, spec=spec, betas=betas)
-    turns = [m for m in messages if m["role"] != "system"]  # system messages do not end a conversation (§3)
-    if turns and turns[-1]["role"] == "assistant":
-        if not spec.allows_prefill:
-            raise invalid(PREFILL)
-        if _text_of(turns[-1]["content"]) != _text_of(turns[-1]["content"]).rstrip():
-            raise invalid("messages: final assistant content cannot end with trailing whitespace")
     check_tools(body)
-    check_tool_choice(body, spec)
     if tools_required_for_tool_blocks and not body.get("tools") and any(
             isinstance(m["content"], list) and any(b["type"] in ("tool_use", "tool_result") for b in m["content"])
             for m in messages):
         raise invalid("Requests which include `tool_use` or `tool_result` blocks must define tools.")
+    check_thinking(body, spec)
+    check_prefill(body, messages, spec)
+    check_tool_choice(body, spec)
     check_sampling(body, spec)
     check_stop_sequences(body.get("stop_sequences"))
-    check_thinking(body)
     thinking.check_replay(messages, thinking_on=thinking_in_effect(body, spec), spec=spec)
     structured.check_request_schemas(body, betas=betas, spec=spec)
     tokens = count_request(body, messages=messages)
@@ -191,6 +190,21 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
     if not counting and tokens > window:
         raise invalid(f"prompt is too long: {tokens} tokens > {window} maximum")
     return spec, tokens
+
+
+def check_prefill(body: dict[str, Any], messages: list[dict[str, Any]], spec: ModelSpec) -> None:
+    """Rules 17 and 21 as of today (addendum §3, §6, §10.12): a conversation ending in an assistant turn (system
+    messages aside) is refused from Claude 4.6 on and on any model while thinking is on, except the continuation of
+    a paused turn (an assistant turn ending in a server tool's result), which every model accepts."""
+    turns = [m for m in messages if m["role"] != "system"]
+    if not turns or turns[-1]["role"] != "assistant" or _ends_in_server_result(turns[-1]):
+        return
+    if not spec.allows_prefill:
+        raise invalid(PREFILL)
+    if thinking_in_effect(body, spec):
+        raise invalid(PREFILL_THINKING)
+    if _text_of(turns[-1]["content"]) != _text_of(turns[-1]["content"]).rstrip():
+        raise invalid("messages: final assistant content cannot end with trailing whitespace")
 
 
 def check_messages(messages: list[dict[str, Any]], *, spec: ModelSpec | None = None,
@@ -389,10 +403,21 @@ def check_stop_sequences(stop_sequences: list[str] | None) -> None:
         raise invalid("stop_sequences: each stop sequence must contain non-whitespace")
 
 
-def check_thinking(body: dict[str, Any]) -> None:
-    """Rule 32: an explicit thinking budget is at least 1024 and below `max_tokens`."""
+def check_thinking(body: dict[str, Any], spec: ModelSpec) -> None:
+    """Thinking configuration per model (addendum §5, §10.3, §10.13): a `thinking.type` the model refuses gets
+    the API's text; effort `xhigh`/`max` with thinking off is refused on Opus 5 (`disabled`) and Sonnet 5.5
+    (`between_tools`, the same text assumed); then rule 32, the budget, where `enabled` is accepted."""
     config = body.get("thinking")
-    if not config or config["type"] != "enabled":
+    effort = (body.get("output_config") or {}).get("effort")
+    if config:
+        refusal = spec.thinking.refusal(config["type"])
+        if refusal:
+            raise invalid(refusal)
+    kind = config["type"] if config else None
+    if effort in ("xhigh", "max") and (spec.id, kind) in {("claude-opus-5", "disabled"),
+                                                           ("claude-sonnet-5-5", "between_tools")}:
+        raise invalid(EFFORT_WITHOUT_THINKING.format(effort=effort))
+    if kind != "enabled":
         return
     if config["budget_tokens"] < 1024:
         raise invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
