@@ -326,3 +326,48 @@ def test_a_paused_turn_may_be_continued_on_every_model(http, model, fields):
 
 def test_a_system_message_may_follow_a_paused_turn(http):
     ok(create(http, "claude-opus-5-5", [USER, PAUSED, SYSTEM], tools=WEB_SEARCH))
+
+
+# -- the context window (addendum §6, §10.6) -----------------------------------------------------------------
+
+LONG = [{"role": "user", "content": "Please tell me a long story about a lighthouse keeper " * 4}]
+
+
+def input_tokens(http: httpx2.Client, model: str) -> int:
+    resp = post(http, {"model": model, "messages": LONG}, path="/v1/messages/count_tokens")
+    return ok(resp)["input_tokens"]
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-5-5", "claude-haiku-4-5"])
+def test_input_alone_over_the_window_is_prompt_too_long(server, http, model):
+    tokens = input_tokens(http, model)
+    server.configure(context_window=tokens - 1)
+    try:
+        refused(create(http, model, LONG, max_tokens=10), f"prompt is too long: {tokens} tokens > {tokens - 1} maximum")
+        assert input_tokens(http, model) == tokens  # count_tokens counts, whatever the window
+    finally:
+        server.configure(context_window=None)
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-5-5", "claude-sonnet-4-5"])
+def test_input_plus_max_tokens_over_the_window_is_not_an_error(server, http, model):
+    """The reply stops at the window instead (`model_context_window_exceeded`), which is the reply side's to send."""
+    tokens = input_tokens(http, model)
+    server.configure(context_window=tokens + 5)
+    try:
+        ok(create(http, model, LONG, max_tokens=1000))
+        streamed = create(http, model, LONG, max_tokens=1000, stream=True)
+        assert streamed.status_code == 200 and "event: message_stop" in streamed.text
+    finally:
+        server.configure(context_window=None)
+
+
+def test_the_model_window_is_used_when_none_is_configured(http):
+    """1,000,000 tokens of input fit Haiku 5.5's window but not Haiku 4.5's 200,000."""
+    text = "word " * 210_000
+    body = {"messages": [{"role": "user", "content": text}], "max_tokens": 10}
+    counted = ok(post(http, {"model": "claude-haiku-4-5", "messages": body["messages"]},
+                      path="/v1/messages/count_tokens"))["input_tokens"]
+    assert 200_000 < counted < 1_000_000
+    refused(post(http, {"model": "claude-haiku-4-5", **body}), f"prompt is too long: {counted} tokens > 200000 maximum")
+    ok(post(http, {"model": "claude-haiku-5-5", **body}))

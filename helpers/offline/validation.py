@@ -1,8 +1,10 @@
 """The API's request validation, rule by rule, with the API's own status, `error.type` and message.
 
 Rules are applied in a fixed order and the first failure is reported, as the API reports one problem at a time:
-headers (auth, version, betas), body (size, JSON, fields, types), model, `max_tokens`, messages (roles, content,
-tool pairing, prefill), tools, sampling, stop sequences, thinking, and last the context window. Index paths such as
+headers (auth, version, betas), body (size, strict JSON, then its shape against the SDK's own types: see
+`schema`), model, `max_tokens`, messages (roles, system messages, content, tool pairing), tools, thinking,
+prefill, forced `tool_choice`, sampling, stop sequences, thinking replay, structured-output schemas, and last the
+context window. Per-model rules come from `models` (today's API: `reference/api-2026-addendum.md`). Index paths such as
 `messages.3.content.1` are positions in the raw list as sent, before consecutive same-role turns are merged (the
 API merges them, and accepts an assistant-first conversation). The texts come from real API answers where they
 are known; the few that are not (marked "inferred") follow the API's pydantic-like style.
@@ -187,7 +189,7 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
     structured.check_request_schemas(body, betas=betas, spec=spec)
     tokens = count_request(body, messages=messages)
     window = context_window or spec.context_window
-    if not counting and tokens > window:
+    if not counting and tokens > window:  # input plus max_tokens over it is no error: the reply stops at the window
         raise invalid(f"prompt is too long: {tokens} tokens > {window} maximum")
     return spec, tokens
 
