@@ -776,14 +776,16 @@ def test_error_tool_result_holds_text_only(post, is_error, content, ok):
 JSON_LEAVES = (st.none() | st.booleans() | st.integers(min_value=-(10 ** 40), max_value=10 ** 40)
                | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
                | st.sampled_from(["user", "assistant", "system", "text", "tool_use", "tool_result", "image",
-                                  "enabled", "adaptive", "tool", "any", OLD, NEW, "claude-opus-4-6", "toolu_A",
-                                  "get_weather", "custom", "base64", "ephemeral", ""]))
+                                  "enabled", "adaptive", "disabled", "between_tools", "tool", "any", "xhigh", "max",
+                                  OLD, NEW, "claude-opus-4-6", "claude-opus-5", "claude-opus-5-5",
+                                  "claude-sonnet-5-5", "claude-mythos-preview", "toolu_A", "get_weather", "custom",
+                                  "base64", "ephemeral", "next_user_message", "server_tool_use",
+                                  "web_search_tool_result", ""]))
+JSON_KEYS = st.sampled_from(["type", "role", "content", "text", "id", "name", "input", "tool_use_id", "is_error",
+                             "source", "budget_tokens", "model", "messages", "max_tokens", "clear_at",
+                             "output_config", "effort", "x"]) | st.text(max_size=5)
 JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.sampled_from(["type", "role", "content", "text", "id", "name",
-                                                             "input", "tool_use_id", "is_error", "source",
-                                                             "budget_tokens", "model", "messages", "max_tokens",
-                                                             "x"]) | st.text(max_size=5), inner, max_size=4),
-                           max_leaves=30)
+                           | st.dictionaries(JSON_KEYS, inner, max_size=4), max_leaves=30)
 VALID_BODY = {"model": OLD, "max_tokens": 300, "system": [{"type": "text", "text": "Be brief."}],
               "messages": [ASK, calls("toolu_A"), results("toolu_A")],
               "tools": TOOLS, "tool_choice": {"type": "auto"}, "thinking": {"type": "disabled"},
