@@ -866,3 +866,25 @@ def test_huge_numbers_anywhere_are_api_errors(field, number):
     with pytest.raises(ApiError) as error:
         check_request(body)
     assert error.value.status == 400
+
+
+def test_deprecated_output_format_is_accepted_with_its_beta(post):
+    output_format = {"type": "json_schema", "schema": {"type": "object", "properties": {"name": {"type": "string"}},
+                                                       "required": ["name"], "additionalProperties": False}}
+    resp = post(request(output_format=output_format), headers={"anthropic-beta": "structured-outputs-2025-11-13"})
+    assert resp.status_code == 200, resp.text
+    assert_invalid(post(request(output_format=output_format)), "output_format: Extra inputs are not permitted")
+
+
+def test_sdk_bodies_pass_the_stable_and_beta_shapes(server):
+    """What the SDK sends from its own types: count_tokens, beta count_tokens (with its beta header), beta create."""
+    from anthropic import Anthropic
+
+    with Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0) as sdk:
+        system = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+        fields = {"model": NEW, "system": system, "messages": HI, "tools": TOOLS, "tool_choice": {"type": "auto"},
+                  "thinking": {"type": "adaptive"}}
+        stable = sdk.messages.count_tokens(**fields).input_tokens
+        assert sdk.beta.messages.count_tokens(**fields).input_tokens == stable
+        reply = sdk.beta.messages.create(max_tokens=100, output_config={"effort": "low"}, **fields)
+        assert reply.content and server.requests[-1].headers.get("anthropic-beta") is None
