@@ -142,3 +142,8 @@ def test_sampling_while_thinking_on_older_models(http, fields, message):
         400, "invalid_request_error", message)
     assert create(http, "claude-haiku-4-5", temperature=1, top_p=0.95, max_tokens=2048,
                   thinking=thinking).status_code == 200
+
+
+def test_rows_are_hashable_and_distinct():
+    """A row can key a cache (frozen, hashable), and no two ids share one."""
+    assert len(set(MODELS.values())) == len(MODELS)

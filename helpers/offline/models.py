@@ -45,7 +45,7 @@ class Thinking:
 
     accepted: frozenset[str]
     default_on: bool
-    refused: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict, hash=False)
 
     def refusal(self, kind: str) -> str | None:
         """The API's 400 text for `thinking.type == kind`, or None when the model accepts it."""
