@@ -216,4 +216,4 @@ def test_a_configured_context_window_is_what_models_report(client, server):
         assert client.models.retrieve(MODEL).max_input_tokens == 600
     finally:
         server.configure(context_window=None)
-    assert client.models.retrieve(MODEL).max_input_tokens == 200_000
+    assert client.models.retrieve(MODEL).max_input_tokens == 1_000_000

@@ -9,7 +9,9 @@ Covered: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 
 28, 29, 30, 31, 32, 33, 34, 35, 37 (36 rules; 26 only behind its switch, since its current status is unknown).
 Not implemented by the server, so not tested: 36 (batches).
 Also checked: `count_tokens` applies the message rules without requiring `max_tokens`, `GET /v1/models` and
-`GET /v1/models/{id}`, an unknown path, the event order of a valid stream, and which rule wins when two apply.
+`GET /v1/models/{id}`, an unknown path, the event order of a valid stream, and which rule wins when two apply;
+the body's shape against the SDK's own request types (wrong types and unknown fields anywhere, with the path the
+API names), strict JSON, and (hypothesis) that any JSON value gets an `ApiError` or passes, never anything else.
 """
 
 import json
@@ -17,14 +19,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx2
+import pydantic_core
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from helpers.offline import MODELS, OfflineClaude, start_server
+from helpers.offline.errors import ApiError
+from helpers.offline.validation import check_request, parse_body
 
 VALID_HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01",
                  "content-type": "application/json"}
 OLD = "claude-haiku-4-5"  # accepts prefill and sampling parameters
-NEW = "claude-haiku-5-5"  # refuses both
+NEW = "claude-haiku-5-5"  # refuses prefill
 HI = [{"role": "user", "content": "Hi"}]
 TOOLS = [{"name": "get_weather", "description": "Current weather for a city.",
           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -174,7 +182,7 @@ def test_rule_05_valid_versions_pass(post, version):
 def test_rule_06_unknown_beta(post, beta):
     assert_invalid(post(request(), headers={"anthropic-beta": beta}),
                    "Unexpected value(s) `foo` for the `anthropic-beta` header. Please consult our "
-                   "documentation at docs.claude.com or try again without the header.")
+                   "documentation at platform.claude.com/docs or try again without the header.")
 
 
 def test_rule_06_known_beta_passes(post):
@@ -187,7 +195,7 @@ def test_rule_06_known_beta_passes(post):
 def test_rule_07_invalid_json(post):
     raw = b'{"model": "claude-haiku-4-5", "max_tokens": 10,'
     with pytest.raises(ValueError) as parser_error:
-        json.loads(raw)
+        pydantic_core.from_json(raw)
     resp = post(raw)
     assert_invalid(resp, f"The request body is not valid JSON: {parser_error.value}")
     assert resp.json()["error"]["message"].startswith("The request body is not valid JSON: ")
@@ -256,10 +264,9 @@ def test_rule_14_empty_messages(post):
 
 
 def test_rule_15_system_role_message(post):
-    messages = [{"role": "system", "content": "Be brief."}, *HI]
-    assert_invalid(post(request(messages)),
-                   'messages: Unexpected role "system". The Messages API accepts a top-level `system` '
-                   'parameter, not "system" as an input message role.')
+    """Today's text on models without mid-conversation system messages (addendum §3, §10.2)."""
+    messages = [*HI, {"role": "system", "content": "Be brief."}]
+    assert_invalid(post(request(messages)), "role 'system' is not supported on this model")
 
 
 @pytest.mark.parametrize("messages", [
@@ -391,8 +398,8 @@ def test_rule_28_tool_choice_names_absent_tool(post):
 
 
 @pytest.mark.parametrize(("model", "name", "value"), [
-    (NEW, "temperature", 0.5), (NEW, "top_p", 0.9), (NEW, "top_k", 40),
-    ("claude-opus-4-7", "temperature", 1.0), ("claude-opus-4-7", "top_p", 0.9),
+    ("claude-fable-5-1", "temperature", 0.5), ("claude-fable-5-1", "top_p", 0.9), ("claude-fable-5-1", "top_k", 40),
+    ("claude-opus-4-7", "temperature", 0.0), ("claude-opus-4-7", "top_p", 0.9),
     ("claude-opus-4-7", "top_k", 5),
 ])
 def test_rule_29_sampling_parameter_refused(post, model, name, value):
@@ -571,9 +578,10 @@ def test_rule_03_bearer_prefix_is_required(post):
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"tools": 5}, "tools: Input should be a valid list"),
-    ({"messages": [{"role": ["user"], "content": "hi"}]}, "messages.0.role: Input should be 'user' or 'assistant'"),
+    ({"messages": [{"role": ["user"], "content": "hi"}]},
+     "messages.0.role: Input should be 'user', 'assistant' or 'system'"),
     ({"tool_choice": {"type": []}, "tools": TOOLS},
-     "tool_choice: Input tag found using 'type' does not match any of the expected tags: "
+     "tool_choice: Input tag '[]' found using 'type' does not match any of the expected tags: "
      "'auto', 'any', 'tool', 'none'"),
     ({"tool_choice": {"type": "tool"}, "tools": TOOLS}, "tool_choice.tool.name: Field required"),
     ({"system": 5}, "system: Input should be a valid string or a valid list"),
@@ -615,3 +623,268 @@ def test_rule_26_tool_blocks_without_tools_behind_a_switch(server, post):
         assert_ok(post(request(history, tools=TOOLS)))
     finally:
         server.configure(tools_required_for_tool_blocks=False)
+
+
+# -- the body's shape, checked against the SDK's own request types -------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "detail"), [
+    (b'{"model": "claude-haiku-4-5", "max_tokens": NaN}',
+     "NaN and Infinity are not valid JSON numbers (expected value at line 1 column 45)"),
+    (b'{"model": "claude-haiku-4-5", "max_tokens": Infinity}',
+     "NaN and Infinity are not valid JSON numbers (expected value at line 1 column 45)"),
+    (b'{"model": "claude-haiku-4-5", "temperature": -Infinity}',
+     "NaN and Infinity are not valid JSON numbers (invalid number at line 1 column 47)"),
+    (b'{"messages": [{"role": "user", "content": "say \\ud800 hi"}]}',
+     "a \\u escape is a lone surrogate, which is not a character (unexpected end of hex escape at line 1 column 54)"),
+    (b'{"messages": [{"role": "user", "content": "\\udc00"}]}',
+     "a \\u escape is a lone surrogate, which is not a character "
+     "(lone leading surrogate in hex escape at line 1 column 49)"),
+    (b'{"messages": [{"role": "user", "content": "caf\xe9"}]}',
+     "the body is not valid UTF-8 (invalid unicode code point at line 1 column 47)"),
+    (b'{"model": "claude-haiku-4-5", "temperature": 1e400}', "a number is too large"),
+], ids=["nan", "infinity", "minus-infinity", "lone-high-surrogate", "lone-low-surrogate", "latin-1-byte",
+        "float-overflow"])
+def test_rule_07_strict_json(post, raw, detail):
+    assert_invalid(post(raw), f"The request body is not valid JSON: {detail}")
+
+
+def test_rule_07_a_surrogate_pair_is_one_character(post):
+    body = assert_ok(post(request([{"role": "user", "content": "\ud83d\ude00"}])))  # json.dumps escapes the pair
+    assert body["usage"]["input_tokens"] > 0
+
+
+def test_rule_07_body_not_an_object(post):
+    assert_invalid(post(b"[1, 2]"), "Input should be a valid dictionary or object to extract fields from")
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"stream": [1]}, "stream: Input should be a valid boolean"),
+    ({"stream": "true"}, "stream: Input should be a valid boolean"),
+    ({"metadata": 5}, "metadata: Input should be a valid dictionary"),
+    ({"metadata": {"user_id": 5}}, "metadata.user_id: Input should be a valid string"),
+    ({"metadata": {"user_id": "u", "plan": "pro"}}, "metadata.plan: Extra inputs are not permitted"),
+    ({"stop_sequences": "END"}, "stop_sequences: Input should be a valid list"),
+    ({"stop_sequences": ["END", 5]}, "stop_sequences.1: Input should be a valid string"),
+    ({"temperature": "0.5"}, "temperature: Input should be a valid number"),
+    ({"top_k": 1.5}, "top_k: Input should be a valid integer"),
+    ({"max_tokens": True}, "max_tokens: Input should be a valid integer"),
+    ({"model": 5}, "model: Input should be a valid string"),
+    ({"service_tier": "fastest"}, "service_tier: Input should be 'auto' or 'standard_only'"),
+    ({"cache_control": {"type": "ephemeral", "ttl": "2h"}}, "cache_control.ttl: Input should be '5m' or '1h'"),
+    ({"output_config": {"effort": "huge"}},
+     "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"),
+    ({"thinking": {"type": "enabled", "budget_tokens": "2000"}},
+     "thinking.enabled.budget_tokens: Input should be a valid integer"),
+    ({"thinking": {"type": "sometimes"}},
+     "thinking: Input tag 'sometimes' found using 'type' does not match any of the expected tags: "
+     "'enabled', 'disabled', 'between_tools', 'adaptive'"),
+    ({"tool_choice": {"type": "auto", "disable_parallel_tool_use": "yes"}},
+     "tool_choice.auto.disable_parallel_tool_use: Input should be a valid boolean"),
+    ({"system": [{"type": "text", "text": "Be brief.", "role": "system"}]},
+     "system.0.role: Extra inputs are not permitted"),
+    ({"tools": [{"name": "get_weather", "input_schema": {"type": "object"}, "strict": "yes"}]},
+     "tools.0.custom.strict: Input should be a valid boolean"),
+    ({"tools": [{"type": "web_search_20991231", "name": "web_search"}]},
+     "tools.0: Input tag 'web_search_20991231' found using 'type' does not match any of the expected tags: "),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+     "messages.0.content.0.text.text: Input should be a valid string"),
+    ({"messages": [{"role": "user", "content": [{"text": "x"}]}]},
+     "messages.0.content.0: Unable to extract tag using discriminator 'type'"),
+    ({"messages": [{"role": "user", "content": [5]}]}, "messages.0.content.0: Input should be a valid dictionary"),
+    ({"messages": {"role": "user", "content": "Hi"}}, "messages: Input should be a valid list"),
+    ({"messages": [{"role": "user"}]}, "messages.0.content: Field required"),
+    ({"messages": [{"content": "Hi"}]}, "messages.0.role: Field required"),
+    ({"messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "base64",
+                                                                           "media_type": "image/png"}}]}]},
+     "messages.0.content.0.image.source.base64.data: Field required"),
+    ({"messages": [*HI, calls("toolu_a"), {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_a", "content": [{"type": "text", "text": 5}]}]}]},
+     "messages.2.content.0.tool_result.content.0.text.text: Input should be a valid string"),
+], ids=lambda value: None if isinstance(value, (dict, str)) else str(value))
+def test_wrong_types_in_any_field_get_the_path_and_what_is_wrong(post, fields, message):
+    resp = post(request(**fields, **({} if "tools" in fields else {"tools": TOOLS})))
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["message"].startswith(message)
+    if not message.endswith(": "):
+        assert_invalid(resp, message)
+
+
+def test_unknown_tool_type_lists_the_sdk_tags(post):
+    message = post(request(tools=[{"type": "web_search_20991231", "name": "web_search"}])).json()["error"]["message"]
+    assert "'custom', 'bash_20250124'" in message and "'web_search_20250305'" in message
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/v1/messages", "betas"), ("/v1/messages", "user_profile_id"), ("/v1/messages", "workspace_id"),
+    ("/v1/messages/count_tokens", "max_tokens"), ("/v1/messages/count_tokens", "stream"),
+    ("/v1/messages", "thread"), ("/v1/messages", "output_format"),
+], ids=lambda value: value.rsplit("/", 1)[-1])
+def test_fields_that_do_not_belong_in_this_body(post, path, field):
+    """SDK arguments sent as headers, `count_tokens` without create's fields, a beta field on the stable API."""
+    body = {"model": OLD, "messages": HI, field: 100} if "count" in path else request(**{field: {"type": "create"}})
+    assert_invalid(post(body, path=path), f"{field}: Extra inputs are not permitted")
+
+
+def test_a_beta_field_is_accepted_on_the_beta_api(post):
+    resp = post(request(context_management={"edits": []}), headers={"anthropic-beta": "context-management-2025-06-27"})
+    assert_ok(resp)
+    assert_invalid(post(request(context_management={"edits": []})),
+                   "context_management: Extra inputs are not permitted")
+
+
+def test_an_sdk_response_block_sent_back_with_an_extra_field_is_refused(post):
+    """The SDK's `ContentBlock` models accept extra keys; the request types do not, and neither does the API."""
+    reply = assert_ok(post(request()))
+    block = {**reply["content"][0], "parsed": True}
+    messages = [*HI, {"role": "assistant", "content": [block]}, {"role": "user", "content": "More?"}]
+    assert_invalid(post(request(messages)), "messages.1.content.0.text.parsed: Extra inputs are not permitted")
+
+
+@pytest.mark.parametrize("name", ["get_weather\n", "get_weather\r\n", "\nget_weather"])
+def test_rule_27_tool_name_with_a_newline(post, name):
+    assert_invalid(post(request(tools=[{**TOOLS[0], "name": name}])),
+                   "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'")
+
+
+def test_rule_25_tool_use_id_ending_in_a_newline(post):
+    messages = [ASK, calls("toolu_A\n"), results("toolu_A\n")]
+    assert_invalid(post(request(messages, tools=TOOLS)),
+                   "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'")
+
+
+IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+
+
+@pytest.mark.parametrize(("is_error", "content", "ok"), [
+    (True, [{"type": "text", "text": "boom"}, IMAGE], False),
+    (True, [{"type": "text", "text": "boom"}], True),
+    (True, "boom", True),
+    (False, [{"type": "text", "text": "shot"}, IMAGE], True),
+], ids=["error-with-image", "error-text-block", "error-string", "success-with-image"])
+def test_error_tool_result_holds_text_only(post, is_error, content, ok):
+    result = {"type": "tool_result", "tool_use_id": "toolu_A", "content": content, "is_error": is_error}
+    resp = post(request([ASK, calls("toolu_A"), {"role": "user", "content": [result]}], tools=TOOLS))
+    if ok:
+        assert_ok(resp)
+    else:
+        assert_invalid(resp, "messages.2.content.0: all content must be type 'text' if 'is_error' is true")
+
+
+# -- any JSON value: an ApiError, never anything else ---------------------------------------------------------
+
+JSON_LEAVES = (st.none() | st.booleans() | st.integers(min_value=-(10 ** 40), max_value=10 ** 40)
+               | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+               | st.sampled_from(["user", "assistant", "system", "text", "tool_use", "tool_result", "image",
+                                  "enabled", "adaptive", "disabled", "between_tools", "tool", "any", "xhigh", "max",
+                                  OLD, NEW, "claude-opus-4-6", "claude-opus-5", "claude-opus-5-5",
+                                  "claude-sonnet-5-5", "claude-mythos-preview", "toolu_A", "get_weather", "custom",
+                                  "base64", "ephemeral", "next_user_message", "server_tool_use",
+                                  "web_search_tool_result", ""]))
+JSON_KEYS = st.sampled_from(["type", "role", "content", "text", "id", "name", "input", "tool_use_id", "is_error",
+                             "source", "budget_tokens", "model", "messages", "max_tokens", "clear_at",
+                             "output_config", "effort", "x"]) | st.text(max_size=5)
+JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(JSON_KEYS, inner, max_size=4), max_leaves=30)
+VALID_BODY = {"model": OLD, "max_tokens": 300, "system": [{"type": "text", "text": "Be brief."}],
+              "messages": [ASK, calls("toolu_A"), results("toolu_A")],
+              "tools": TOOLS, "tool_choice": {"type": "auto"}, "thinking": {"type": "disabled"},
+              "stop_sequences": ["END"], "metadata": {"user_id": "u1"}, "temperature": 0.5}
+
+
+COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _paths(item, (*prefix, i))
+    return found
+
+
+def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
+    return copy
+
+
+def _check_only_api_errors(body: Any, endpoint: str, beta: bool) -> None:
+    try:
+        check_request(body, endpoint=endpoint, beta=beta, betas=frozenset())
+    except ApiError as error:
+        assert error.status in (400, 404) and error.message
+
+
+@hyp_settings(max_examples=400, deadline=None)
+@given(body=JSON_VALUES, endpoint=st.sampled_from(["create", "count_tokens"]), beta=st.booleans())
+def test_any_json_value_gets_an_api_error_or_passes(body, endpoint, beta):
+    _check_only_api_errors(body, endpoint, beta)
+
+
+@hyp_settings(max_examples=600, deadline=None)
+@given(data=st.data(), endpoint=st.sampled_from(["create", "count_tokens"]), beta=st.booleans())
+def test_a_valid_body_with_any_part_replaced_gets_an_api_error_or_passes(data, endpoint, beta):
+    check_request(VALID_BODY)
+    valid = VALID_BODY if endpoint == "create" else {k: v for k, v in VALID_BODY.items() if k in COUNT_FIELDS}
+    path = data.draw(st.sampled_from(_paths(valid)[1:]))
+    _check_only_api_errors(_replaced(valid, path, data.draw(JSON_VALUES)), endpoint, beta)
+
+
+@pytest.mark.parametrize("depth", [150, 199, 5000])
+def test_deep_nesting_anywhere_is_an_api_error_or_passes(depth):
+    nested: Any = "x"
+    for _ in range(depth):
+        nested = {"a": [nested]}
+    body = {**VALID_BODY, "messages": [{"role": "user", "content": "Hi"}, calls("toolu_B") | {
+        "content": [{**tool_use("toolu_B"), "input": {"deep": nested}}]}, results("toolu_B")]}
+    try:
+        raw = json.dumps(body).encode()
+    except RecursionError:
+        return
+    try:
+        check_request(parse_body(raw))
+    except ApiError as error:
+        assert error.status == 400
+
+
+@pytest.mark.parametrize("number", [10 ** 4000, -(10 ** 4000), 1e308, -1e308, 2 ** 63, -(2 ** 63)],
+                         ids=["1e4000", "-1e4000", "1e308", "-1e308", "2**63", "-2**63"])
+@pytest.mark.parametrize("field", ["max_tokens", "temperature", "top_k", "thinking"])
+def test_huge_numbers_anywhere_are_api_errors(field, number):
+    """Each is out of range, except a huge positive integer `top_k`, which has no documented upper bound."""
+    value = {"type": "enabled", "budget_tokens": number} if field == "thinking" else number
+    body = parse_body(json.dumps({**VALID_BODY, field: value}).encode())
+    if field == "top_k" and isinstance(number, int) and number > 0:
+        check_request(body)
+        return
+    with pytest.raises(ApiError) as error:
+        check_request(body)
+    assert error.value.status == 400
+
+
+def test_deprecated_output_format_is_accepted_with_its_beta(post):
+    output_format = {"type": "json_schema", "schema": {"type": "object", "properties": {"name": {"type": "string"}},
+                                                       "required": ["name"], "additionalProperties": False}}
+    resp = post(request(output_format=output_format), headers={"anthropic-beta": "structured-outputs-2025-11-13"})
+    assert resp.status_code == 200, resp.text
+    assert_invalid(post(request(output_format=output_format)), "output_format: Extra inputs are not permitted")
+
+
+def test_sdk_bodies_pass_the_stable_and_beta_shapes(server):
+    """What the SDK sends from its own types: count_tokens, beta count_tokens (with its beta header), beta create."""
+    from anthropic import Anthropic
+
+    with Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0) as sdk:
+        system = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+        fields = {"model": NEW, "system": system, "messages": HI, "tools": TOOLS, "tool_choice": {"type": "auto"},
+                  "thinking": {"type": "adaptive"}}
+        stable = sdk.messages.count_tokens(**fields).input_tokens
+        assert sdk.beta.messages.count_tokens(**fields).input_tokens == stable
+        reply = sdk.beta.messages.create(max_tokens=100, output_config={"effort": "low"}, **fields)
+        assert reply.content and server.requests[-1].headers.get("anthropic-beta") is None

@@ -1,8 +1,10 @@
 """The API's request validation, rule by rule, with the API's own status, `error.type` and message.
 
 Rules are applied in a fixed order and the first failure is reported, as the API reports one problem at a time:
-headers (auth, version, betas), body (size, JSON, fields, types), model, `max_tokens`, messages (roles, content,
-tool pairing, prefill), tools, sampling, stop sequences, thinking, and last the context window. Index paths such as
+headers (auth, version, betas), body (size, strict JSON, then its shape against the SDK's own types: see
+`schema`), model, `max_tokens`, messages (roles, system messages, content, tool pairing), tools, thinking,
+prefill, forced `tool_choice`, sampling, stop sequences, thinking replay, structured-output schemas, and last the
+context window. Per-model rules come from `models` (today's API: `reference/api-2026-addendum.md`). Index paths such as
 `messages.3.content.1` are positions in the raw list as sent, before consecutive same-role turns are merged (the
 API merges them, and accepts an assistant-first conversation). The texts come from real API answers where they
 are known; the few that are not (marked "inferred") follow the API's pydantic-like style.
@@ -10,54 +12,62 @@ are known; the few that are not (marked "inferred") follow the API's pydantic-li
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, get_args
 
-from anthropic.types import AnthropicBetaParam, message_count_tokens_params, message_create_params
-from anthropic.types.beta import message_create_params as beta_create_params
+import pydantic_core
+from anthropic.types import AnthropicBetaParam
 
 from . import structured, thinking
 from .errors import ApiError, invalid
 from .models import MODELS, ModelSpec, thinking_in_effect
+from .schema import check_shape
 from .tokens import count_request
 
 API_VERSIONS = {"2023-01-01", "2023-06-01", "2026-10-21"}
-KNOWN_BETAS = frozenset(get_args(next(arg for arg in get_args(AnthropicBetaParam) if get_args(arg))))
+SDK_BETAS = frozenset(get_args(next(arg for arg in get_args(AnthropicBetaParam) if get_args(arg))))
+KNOWN_BETAS = SDK_BETAS | {  # addendum §2, "What an imitation should do": the SDK's list and
+    "oauth-2025-04-20",  # sent by the SDK itself on every request made with `credentials=`
+    "web-fetch-2025-09-10", "fine-grained-tool-streaming-2025-05-14",  # sent by clients (sources in §2)
+    "advanced-tool-use-2025-11-20", "code-execution-2025-08-25", "tool-search-tool-2025-10-19",
+    "tool-examples-2025-10-29",  # sent by clients (earlier client research, not rechecked)
+    *("structured-outputs-2025-11-13", "thinking-binding-controls-2026-08-01",  # required by the features they name
+      "mid-conversation-system-clear-at-2026-08-21", "inline-tools-2026-09-15", "mcp-client-2026-09-15",
+      "mid-conversation-tool-changes-2026-07-01", "mid-conversation-output-config-2026-07-01",
+      "cache-diagnosis-2026-04-07", "output-300k-2026-03-24", "managed-agents-2026-04-01", "mcp-tunnels-2026-06-22",
+      "agent-memory-2026-07-22"),
+}
 MAX_BODY_BYTES = 32 * 1024 * 1024
-_HEADER_ONLY = {"betas", "user_profile_id", "workspace_id"}  # SDK params that travel as headers
 _SAMPLING = ("temperature", "top_p", "top_k")
-CREATE_FIELDS = {*message_create_params.MessageCreateParamsBase.__annotations__, "stream", *_SAMPLING} - _HEADER_ONLY
-BETA_CREATE_FIELDS = CREATE_FIELDS | set(beta_create_params.MessageCreateParamsBase.__annotations__) - _HEADER_ONLY
-COUNT_FIELDS = set(message_count_tokens_params.MessageCountTokensParams.__annotations__) - _HEADER_ONLY
-TOOL_ID_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
-TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
+TOOL_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")  # used with fullmatch: `$` would also match before a final newline
+TOOL_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 BLOCK_TYPES = {
+    "system": {"text", "tool_addition", "tool_removal"},
     "user": {"text", "image", "document", "search_result", "tool_result", "container_upload"},
     "assistant": {"text", "thinking", "redacted_thinking", "tool_use", "server_tool_use", "web_search_tool_result",
                   "web_fetch_tool_result", "code_execution_tool_result", "bash_code_execution_tool_result",
                   "text_editor_code_execution_tool_result", "tool_search_tool_result", "container_upload"},
 }
-BLOCK_FIELDS = {  # the fields each block type accepts (others: "Extra inputs are not permitted")
-    "text": {"type", "text", "citations", "cache_control"},
-    "image": {"type", "source", "cache_control"},
-    "document": {"type", "source", "title", "context", "citations", "cache_control"},
-    "tool_use": {"type", "id", "name", "input", "cache_control", "caller"},
-    "tool_result": {"type", "tool_use_id", "content", "is_error", "cache_control"},
-    "thinking": {"type", "thinking", "signature"},
-    "redacted_thinking": {"type", "data"},
-}
-SYSTEM_ROLE = ('messages: Unexpected role "system". The Messages API accepts a top-level `system` parameter, '
-               'not "system" as an input message role.')
+SYSTEM_ROLE_REFUSED = "role 'system' is not supported on this model"  # addendum §3, observed since 2026-05
+SYSTEM_PLACEMENT = "a role 'system' message must follow a user turn and precede an assistant turn"  # invented
+SYSTEM_FIRST = "a role 'system' message that carries content cannot be the first message"  # invented
+TURN_SCOPED = "(clear_at: 'next_user_message')"
 PREFILL = "This model does not support assistant message prefill. The conversation must end with a user message."
+PREFILL_THINKING = ("Assistant message prefill is not supported when thinking is enabled. The conversation must end "
+                    "with a user message.")  # inferred; docs: "You can't prefill the assistant response while thinking"
+EFFORT_WITHOUT_THINKING = ("output_config.effort '{effort}' is not supported when thinking is disabled on this model. "
+                           "Use effort 'high' or below, or enable thinking.")  # docs: api/errors
 
 
 def check_headers(headers: Mapping[str, str], *, extra_betas: frozenset[str] = frozenset()) -> frozenset[str]:
     """Rules 1-6: a key (any `sk-ant-...`), a known `anthropic-version`, known `anthropic-beta` values.
 
-    `extra_betas` are accepted on top of the known ones. Returns the beta names the request carries (the
-    `anthropic-beta` header split on commas)."""
+    Beta names are the `anthropic-beta` header split on commas and trimmed; a header sent several times counts as
+    one comma list. Known names are `KNOWN_BETAS` (addendum §2) and `extra_betas`; every other name is listed in
+    one 400, each in backticks (the text of docs: api/beta-headers). Returns the names the request carries."""
     api_key, authorization = headers.get("x-api-key"), headers.get("authorization")
     if api_key is None and authorization is None:
         raise ApiError(401, "x-api-key header is required")
@@ -70,27 +80,67 @@ def check_headers(headers: Mapping[str, str], *, extra_betas: frozenset[str] = f
         raise invalid("anthropic-version: header is required")
     if version not in API_VERSIONS:
         raise invalid(f'anthropic-version: "{version}" is not a valid version')
+    sent = [name.strip() for value in _all_values(headers, "anthropic-beta") for name in value.split(",")]
+    sent = [name for name in sent if name]
     accepted = KNOWN_BETAS | extra_betas
-    unknown = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip() not in accepted]
-    if any(unknown):
-        raise invalid(f"Unexpected value(s) `{', '.join(unknown)}` for the `anthropic-beta` header. Please consult "
-                      "our documentation at docs.claude.com or try again without the header.")
-    return frozenset(b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip())
+    unknown = list(dict.fromkeys(name for name in sent if name not in accepted))
+    if unknown:
+        raise invalid(f"Unexpected value(s) {', '.join(f'`{name}`' for name in unknown)} for the `anthropic-beta` "
+                      "header. Please consult our documentation at platform.claude.com/docs or try again without the "
+                      "header.")
+    return frozenset(sent)
+
+
+def _all_values(headers: Mapping[str, str], name: str) -> list[str]:
+    """Every value of a header sent more than once (Starlette's `Headers.getlist`), else the one value."""
+    getlist = getattr(headers, "getlist", None)
+    if callable(getlist):
+        return list(getlist(name))
+    value = headers.get(name)
+    return [] if value is None else [value]
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
-    """Rules 7-8: at most 32 MB, valid JSON, an object."""
+    """Rules 7-8: at most 32 MB (else 413), strict JSON (UTF-8, no `NaN`/`Infinity`, no lone surrogate, no number
+    too large for a float, at most 200 levels deep), an object. Anything else is a 400 `invalid_request_error`
+    reading `The request body is not valid JSON: <what and where>`."""
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "Request exceeds the maximum size", bare=True)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid(f"The request body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise invalid("The request body is not valid JSON: nesting too deep") from None
+        body = pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError as exc:
+        raise invalid(f"The request body is not valid JSON: {_json_detail(raw, str(exc))}") from None
+    if _has_infinity(body):  # a literal too large for a float, such as 1e400, reads as infinity
+        raise invalid("The request body is not valid JSON: a number is too large")  # inferred
     if not isinstance(body, dict):
         raise invalid("Input should be a valid dictionary or object to extract fields from")  # inferred
     return body
+
+
+def _json_detail(raw: bytes, detail: str) -> str:
+    """The parser's detail, with the cause named where the parser's words are vague (texts inferred)."""
+    if detail.startswith("recursion limit exceeded"):
+        return "nesting too deep"
+    if re.search(rb"(?<![\w\"])-?(?:NaN|Infinity)\b", raw) and detail.startswith(("expected value", "invalid number")):
+        return f"NaN and Infinity are not valid JSON numbers ({detail})"
+    if "surrogate" in detail or (LONE_SURROGATE_ESCAPE.search(raw) and "hex escape" in detail):
+        return f"a \\u escape is a lone surrogate, which is not a character ({detail})"
+    if "invalid unicode code point" in detail:
+        return f"the body is not valid UTF-8 ({detail})"
+    return detail
+
+
+def _has_infinity(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and math.isinf(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool = False,
@@ -99,30 +149,21 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
                   tools_required_for_tool_blocks: bool = False) -> tuple[ModelSpec, int]:
     """Rules 9-33 for `create` or `count_tokens`; returns the model and the input tokens.
 
+    The body's shape (required fields, types, unknown fields) is checked first, against the SDK's own request
+    types (`schema.check_shape`); then the rules that are about meaning, in the API's order. Raises `ApiError`
+    and nothing else, whatever JSON value `body` holds.
+
     Rule 26 (tool blocks in the history need `tools`) was seen in 2024 and may no longer hold, so it applies
     only when `tools_required_for_tool_blocks` is set.
 
     `history` is a server-held thread's messages, which come before the request's own in every check.
     """
+    if not isinstance(body, dict):
+        raise invalid("Input should be a valid dictionary or object to extract fields from")  # inferred
     counting = endpoint == "count_tokens"
-    required = ("messages", "model") if counting else ("max_tokens", "messages", "model")
-    for name in required:
-        if name not in body:
-            raise invalid(f"{name}: Field required")
-    allowed = COUNT_FIELDS if counting else (BETA_CREATE_FIELDS if beta else CREATE_FIELDS)
-    for name in body:
-        if name not in allowed:
-            raise invalid(f"{name}: Extra inputs are not permitted")
-    if not isinstance(body["model"], str):
-        raise invalid("model: Input should be a valid string")
-    if not counting:
-        max_tokens = body["max_tokens"]
-        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
-            raise invalid("max_tokens: Input should be a valid integer")
-        if max_tokens < 0:
-            raise invalid("max_tokens: Input should be greater than or equal to 0")  # inferred
-    if not isinstance(body["messages"], list):
-        raise invalid("messages: Input should be a valid list")
+    check_shape(body, endpoint=endpoint, beta=beta, betas=betas)
+    if not counting and body["max_tokens"] < 0:
+        raise invalid("max_tokens: Input should be greater than or equal to 0")  # inferred
     spec = MODELS.get(body["model"])
     if spec is None:
         raise ApiError(404, f"model: {body['model']}")
@@ -133,51 +174,54 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
     continuing = history is not None
     if not messages or (not body["messages"] and not continuing):
         raise invalid("messages: at least one message is required")
-    check_system(body.get("system"))
-    check_messages(messages)
-    if messages[-1]["role"] == "assistant":
-        if not spec.allows_prefill:
-            raise invalid(PREFILL)
-        if _text_of(messages[-1]["content"]) != _text_of(messages[-1]["content"]).rstrip():
-            raise invalid("messages: final assistant content cannot end with trailing whitespace")
+    check_messages(messages, spec=spec, betas=betas)
     check_tools(body)
     if tools_required_for_tool_blocks and not body.get("tools") and any(
             isinstance(m["content"], list) and any(b["type"] in ("tool_use", "tool_result") for b in m["content"])
             for m in messages):
         raise invalid("Requests which include `tool_use` or `tool_result` blocks must define tools.")
+    check_thinking(body, spec)
+    check_prefill(body, messages, spec)
+    check_tool_choice(body, spec)
     check_sampling(body, spec)
     check_stop_sequences(body.get("stop_sequences"))
-    check_thinking(body)
     thinking.check_replay(messages, thinking_on=thinking_in_effect(body, spec), spec=spec)
     structured.check_request_schemas(body, betas=betas, spec=spec)
     tokens = count_request(body, messages=messages)
     window = context_window or spec.context_window
-    if not counting and tokens > window:
+    if not counting and tokens > window:  # input plus max_tokens over it is no error: the reply stops at the window
         raise invalid(f"prompt is too long: {tokens} tokens > {window} maximum")
     return spec, tokens
 
 
-def check_messages(messages: list[Any]) -> None:
-    """Rules 13-25: message shape, roles, content, and `tool_use`/`tool_result` pairing."""
+def check_prefill(body: dict[str, Any], messages: list[dict[str, Any]], spec: ModelSpec) -> None:
+    """Rules 17 and 21 as of today (addendum §3, §6, §10.12): a conversation ending in an assistant turn (system
+    messages aside) is refused from Claude 4.6 on and on any model while thinking is on, except the continuation of
+    a paused turn (an assistant turn ending in a server tool's result), which every model accepts."""
+    turns = [m for m in messages if m["role"] != "system"]
+    if not turns or turns[-1]["role"] != "assistant" or _ends_in_server_result(turns[-1]):
+        return
+    if not spec.allows_prefill:
+        raise invalid(PREFILL)
+    if thinking_in_effect(body, spec):
+        raise invalid(PREFILL_THINKING)
+    if _text_of(turns[-1]["content"]) != _text_of(turns[-1]["content"]).rstrip():
+        raise invalid("messages: final assistant content cannot end with trailing whitespace")
+
+
+def check_messages(messages: list[dict[str, Any]], *, spec: ModelSpec | None = None,
+                   betas: frozenset[str] = frozenset()) -> None:
+    """Rules 15-25 on well-shaped messages: roles (`system` per model, addendum §3), content, and
+    `tool_use`/`tool_result` pairing."""
     seen_ids: set[str] = set()
     for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise invalid(f"messages.{i}: Input should be a valid dictionary")
-        for name in ("role", "content"):
-            if name not in message:
-                raise invalid(f"messages.{i}.{name}: Field required")
-        for name in message:
-            if name not in {"role", "content"}:
-                raise invalid(f"messages.{i}.{name}: Extra inputs are not permitted")
         role, content = message["role"], message["content"]
-        if not isinstance(role, str):
-            raise invalid(f"messages.{i}.role: Input should be 'user' or 'assistant'")
         if role == "system":
-            raise invalid(SYSTEM_ROLE)
-        if role not in {"user", "assistant"}:
-            raise invalid(f"messages.{i}.role: Input should be 'user' or 'assistant'")
-        if not isinstance(content, (str, list)):
-            raise invalid(f"messages.{i}.content: Input should be a valid string or a valid list")
+            if spec is None or spec.system_role == "reject":
+                raise invalid(SYSTEM_ROLE_REFUSED)
+            if _effort_only(message):
+                continue
+            _check_system_message(messages, i, betas)
         if not content and not (i == len(messages) - 1 and role == "assistant"):
             raise invalid(f"messages.{i}: all messages must have non-empty content except for the optional final "
                           "assistant message")
@@ -191,49 +235,77 @@ def check_messages(messages: list[Any]) -> None:
         _check_pairing(messages, i)
 
 
-def _check_block(block: Any, path: str, role: str, seen_ids: set[str]) -> None:
-    if not isinstance(block, dict) or "type" not in block:
-        raise invalid(f"{path}.type: Field required")
+def _effort_only(message: dict[str, Any]) -> bool:
+    """A system message with no content that only sets `output_config.effort` (beta): accepted anywhere."""
+    return not message["content"] and bool(message.get("output_config"))
+
+
+def _check_system_message(messages: list[dict[str, Any]], i: int, betas: frozenset[str]) -> None:
+    """Placement (addendum §3, docs: build-with-claude/mid-conversation-system-messages): a group of consecutive
+    system messages follows a user turn (or an assistant turn ending in a server tool's result), is not first,
+    and is last or followed by an assistant turn. The placement texts are invented; the turn-scoped ones are the
+    docs' own."""
+    message = messages[i]
+    if message.get("clear_at") is not None and "mid-conversation-system-clear-at-2026-08-21" not in betas:
+        raise invalid(f"messages.{i}.clear_at: Extra inputs are not permitted")
+    if message.get("clear_at") == "next_user_message":
+        content = message["content"]
+        if isinstance(content, list) and any(block["type"] != "text" for block in content):
+            raise invalid(f"messages.{i}: a turn-scoped system message supports text blocks only {TURN_SCOPED}")
+        if message.get("output_config"):
+            raise invalid(f"messages.{i}: output_config is not permitted on a turn-scoped system message {TURN_SCOPED}")
+        for k, block in enumerate(content if isinstance(content, list) else []):
+            if block.get("cache_control"):
+                raise invalid(f"messages.{i}.content.{k}: cache_control is not permitted on a turn-scoped system "
+                              f"message {TURN_SCOPED}")
+    start = i
+    while start > 0 and messages[start - 1]["role"] == "system":
+        start -= 1
+    before = next((m for m in reversed(messages[:start]) if not _effort_only(m)), None)
+    if before is None:
+        raise invalid(f"messages.{start}: {SYSTEM_FIRST}")
+    end = i
+    while end + 1 < len(messages) and messages[end + 1]["role"] == "system":
+        end += 1
+    after = messages[end + 1] if end + 1 < len(messages) else None
+    follows_turn = before["role"] == "user" or (before["role"] == "assistant" and _ends_in_server_result(before))
+    if not follows_turn or (after is not None and after["role"] != "assistant"):
+        raise invalid(f"messages.{start}: {SYSTEM_PLACEMENT}")
+
+
+def _ends_in_server_result(message: dict[str, Any]) -> bool:
+    """An assistant turn whose last block is a server tool's result (web search, code execution, ...)."""
+    content = message["content"]
+    return isinstance(content, list) and bool(content) and content[-1]["type"].endswith("_tool_result")
+
+
+def _check_block(block: dict[str, Any], path: str, role: str, seen_ids: set[str]) -> None:
     kind = block["type"]
-    if not isinstance(kind, str) or kind not in BLOCK_TYPES[role]:
+    if kind not in BLOCK_TYPES[role]:
         expected = ", ".join(f"'{t}'" for t in sorted(BLOCK_TYPES[role]))
         raise invalid(f"{path}: Input tag '{kind}' found using 'type' does not match any of the expected tags: "
-                      f"{expected}")
-    for name in block:
-        if kind in BLOCK_FIELDS and name not in BLOCK_FIELDS[kind]:
-            raise invalid(f"{path}.{kind}.{name}: Extra inputs are not permitted")
-    if kind == "text":
-        if not isinstance(block.get("text"), str):
-            raise invalid(f"{path}.text.text: Field required")
-        if block["text"] == "":
-            raise invalid("messages: text content blocks must be non-empty")
-    elif kind == "tool_use":
-        tool_id = block.get("id")
-        if not isinstance(tool_id, str) or not TOOL_ID_RE.match(tool_id):
+                      f"{expected}")  # inferred: the blocks a {role} message may hold
+    if kind == "text" and block["text"] == "":
+        raise invalid("messages: text content blocks must be non-empty")
+    if kind == "tool_use":
+        tool_id = block["id"]
+        if not TOOL_ID_RE.fullmatch(tool_id):
             raise invalid(f"{path}.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'")
         if tool_id in seen_ids:
             raise invalid(f"{path}: `tool_use` ids must be unique")
         seen_ids.add(tool_id)
-        if not isinstance(block.get("name"), str):
-            raise invalid(f"{path}.tool_use.name: Field required")
-        if not isinstance(block.get("input"), dict):
-            raise invalid(f"{path}.tool_use.input: Input should be a valid dictionary")
-    elif kind == "tool_result":
-        if not isinstance(block.get("tool_use_id"), str):
-            raise invalid(f"{path}.tool_result.tool_use_id: Field required")
-        result = block.get("content", "")
-        if not isinstance(result, (str, list)) or (
-                isinstance(result, list) and not all(isinstance(b, dict) and isinstance(b.get("type"), str)
-                                                     for b in result)):
-            raise invalid(f"{path}.tool_result.content: Input should be a valid string or a valid list")
+    if kind == "tool_result" and block.get("is_error") and isinstance(block.get("content"), list) and any(
+            part["type"] != "text" for part in block["content"]):
+        raise invalid(f"{path}: all content must be type 'text' if 'is_error' is true")  # text observed, path inferred
 
 
 def _check_pairing(messages: list[dict[str, Any]], i: int) -> None:
-    """Rule 23 for message i's `tool_result` blocks, then rule 22 for its `tool_use` blocks."""
+    """Rule 23 for message i's `tool_result` blocks, then rule 22 for its `tool_use` blocks (system messages, which
+    cannot sit inside a tool pair, are passed over)."""
     message = messages[i]
     content = message["content"] if isinstance(message["content"], list) else []
     if message["role"] == "user":
-        previous = messages[i - 1] if i > 0 else None
+        previous = next((m for m in reversed(messages[:i]) if m["role"] != "system"), None)
         asked = set(_tool_use_ids(previous)) if previous and previous["role"] == "assistant" else set()
         for k, block in enumerate(content):
             if block["type"] == "tool_result" and block["tool_use_id"] not in asked:
@@ -244,7 +316,7 @@ def _check_pairing(messages: list[dict[str, Any]], i: int) -> None:
     ids = _tool_use_ids(message)
     if not ids:
         return
-    following = messages[i + 1] if i + 1 < len(messages) else None
+    following = next((m for m in messages[i + 1:] if m["role"] != "system"), None)
     answered: set[str] = set()
     if following and following["role"] == "user" and isinstance(following["content"], list):
         for block in following["content"]:
@@ -266,91 +338,92 @@ def _tool_use_ids(message: dict[str, Any]) -> list[str]:
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
-    return "".join(block.get("text", "") for block in content if block.get("type") == "text")
-
-
-def check_system(system: Any) -> None:
-    """`system` is a string or a list of text blocks."""
-    if system is None or isinstance(system, str):
-        return
-    if not isinstance(system, list):
-        raise invalid("system: Input should be a valid string or a valid list")  # inferred
-    for k, block in enumerate(system):
-        if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
-            raise invalid(f"system.{k}.text: Field required")  # inferred
+    return "".join(block["text"] for block in content if block["type"] == "text")
 
 
 def check_tools(body: dict[str, Any]) -> None:
     """Rules 27-28 and `tool_choice`: valid, unique tool names; a named tool choice names an offered tool."""
-    tools = body.get("tools") or []
-    if not isinstance(tools, list):
-        raise invalid("tools: Input should be a valid list")
     names: list[str] = []
-    for n, tool in enumerate(tools):
-        if not isinstance(tool, dict):
-            raise invalid(f"tools.{n}: Input should be a valid dictionary")
-        if tool.get("type") not in (None, "custom"):
-            names.append(str(tool.get("name", tool["type"])))  # a server tool, e.g. web_search_20250305
-            continue
-        name = tool.get("name")
-        if not isinstance(name, str):
-            raise invalid(f"tools.{n}.custom.name: Field required")
-        if len(name) > 128:
-            raise invalid(f"tools.{n}.custom.name: String should have at most 128 characters")
-        if not TOOL_NAME_RE.match(name):
-            raise invalid(f"tools.{n}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
-        if not isinstance(tool.get("input_schema"), dict):
-            raise invalid(f"tools.{n}.custom.input_schema: Field required")
-        names.append(name)
+    for n, tool in enumerate(body.get("tools") or []):
+        name = tool.get("name", tool.get("type"))
+        if tool.get("type") in (None, "custom"):
+            if len(name) > 128:
+                raise invalid(f"tools.{n}.custom.name: String should have at most 128 characters")
+            if not TOOL_NAME_RE.fullmatch(name):
+                raise invalid(f"tools.{n}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
+        names.append(str(name))  # a server tool's name, e.g. web_search
     if len(set(names)) != len(names):
         raise invalid("tools: Tool names must be unique.")
     choice = body.get("tool_choice")
-    if choice is None:
+    if choice and choice["type"] == "tool" and choice["name"] not in names:
+        raise invalid(f"tool_choice: tool '{choice['name']}' was not found in `tools`")  # inferred
+
+
+def check_tool_choice(body: dict[str, Any], spec: ModelSpec) -> None:
+    """Forced tool use (`tool_choice` `any` or `tool`, addendum §4, §5, §10.14): refused on the models that refuse
+    it on every request (count_tokens included, docs: api/errors), and together with `enabled` thinking."""
+    choice = body.get("tool_choice")
+    if not choice or choice["type"] not in ("any", "tool"):
         return
-    if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
-        raise invalid("tool_choice: Input tag found using 'type' does not match any of the expected tags: "
-                      "'auto', 'any', 'tool', 'none'")
-    if choice["type"] == "tool" and not isinstance(choice.get("name"), str):
-        raise invalid("tool_choice.tool.name: Field required")
-    if choice["type"] == "tool" and choice["name"] not in names:
-        raise invalid(f"tool_choice: tool '{choice.get('name')}' was not found in `tools`")  # inferred
+    if not spec.forced_tool_choice:
+        raise invalid('tool_choice: type "tool" and "any" are not supported for this model.')
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        raise invalid("Thinking may not be enabled when tool_choice forces tool use.")
+
+
+SAMPLING_DEFAULTS = {"temperature": 1.0, "top_p": 1.0}  # top_k has no default: any value is a choice (assumed)
 
 
 def check_sampling(body: dict[str, Any], spec: ModelSpec) -> None:
-    """Rules 29-30: sampling parameters are refused by newer models, and range-checked by older ones."""
+    """Rules 29-30 as of today (addendum §10.4): on the models the docs list, a non-default `temperature`, `top_p`
+    or `top_k` is refused on every request; elsewhere values are range-checked, and while thinking is on
+    `temperature` must be 1, `top_p` between 0.95 and 1, and `top_k` unset."""
     for name in _SAMPLING:
-        if name in body and not spec.allows_sampling:
+        if name in body and spec.sampling_default_only and body[name] != SAMPLING_DEFAULTS.get(name):
             raise invalid(f"`{name}` is deprecated for this model.")
     for name in ("temperature", "top_p"):
         value = body.get(name)
-        if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+        if value is not None and not 0 <= value <= 1:
             raise invalid(f"{name}: range: 0..1")
-    top_k = body.get("top_k")
-    if top_k is not None and not (isinstance(top_k, int) and top_k >= 0):
+    if body.get("top_k", 0) < 0:
         raise invalid("top_k: Input should be greater than or equal to 0")  # inferred
-
-
-def check_stop_sequences(stop_sequences: Any) -> None:
-    """Rule 31: every stop sequence is a non-empty, non-blank string."""
-    if stop_sequences is None:
+    if not thinking_in_effect(body, spec):
         return
-    if not isinstance(stop_sequences, list) or not all(isinstance(s, str) for s in stop_sequences):
-        raise invalid("stop_sequences: Input should be a valid list of strings")  # inferred
-    if any(s == "" for s in stop_sequences):
+    if body.get("temperature", 1) != 1:
+        raise invalid("`temperature` may only be set to 1 when thinking is enabled or in adaptive mode")  # observed
+    if body.get("top_p", 1) < 0.95:
+        raise invalid("`top_p` must be between 0.95 and 1 when thinking is enabled or in adaptive mode")  # inferred
+    if "top_k" in body:
+        raise invalid("`top_k` may not be set when thinking is enabled or in adaptive mode")  # inferred
+
+
+def check_stop_sequences(stop_sequences: list[str] | None) -> None:
+    """Rule 31: every stop sequence is a non-empty, non-blank string."""
+    if any(s == "" for s in stop_sequences or []):
         raise invalid("stop_sequences: each stop sequence must be non-empty")
-    if any(not s.strip() for s in stop_sequences):
+    if any(not s.strip() for s in stop_sequences or []):
         raise invalid("stop_sequences: each stop sequence must contain non-whitespace")
 
 
-def check_thinking(body: dict[str, Any]) -> None:
-    """Rule 32: an explicit thinking budget is at least 1024 and below `max_tokens`."""
-    thinking = body.get("thinking")
-    if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
+def check_thinking(body: dict[str, Any], spec: ModelSpec) -> None:
+    """Thinking configuration per model (addendum §5, §10.3, §10.13): a `thinking.type` the model refuses gets
+    the API's text; effort `xhigh`/`max` with thinking off is refused on Opus 5 (`disabled`) and Sonnet 5.5
+    (`between_tools`, the same text assumed); then rule 32, the budget, where `enabled` is accepted."""
+    config = body.get("thinking")
+    effort = (body.get("output_config") or {}).get("effort")
+    if config:
+        refusal = spec.thinking.refusal(config["type"])
+        if refusal:
+            raise invalid(refusal)
+    kind = config["type"] if config else None
+    if effort in ("xhigh", "max") and (spec.id, kind) in {("claude-opus-5", "disabled"),
+                                                           ("claude-sonnet-5-5", "between_tools")}:
+        raise invalid(EFFORT_WITHOUT_THINKING.format(effort=effort))
+    if kind != "enabled":
         return
-    budget = thinking.get("budget_tokens")
-    if not isinstance(budget, int) or budget < 1024:
+    if config["budget_tokens"] < 1024:
         raise invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
-    if "max_tokens" in body and body["max_tokens"] <= budget:
+    if "max_tokens" in body and body["max_tokens"] <= config["budget_tokens"]:
         raise invalid("`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation "
                       "at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-"
                       "window-size")
