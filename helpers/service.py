@@ -315,12 +315,12 @@ def create_app(*, model: str, max_concurrency: int = 8, max_turns: int = 20, max
             metrics.upstream_errors += 1
             raise
 
-    @app.post("/sessions", status_code=201)
-    async def new_session() -> dict[str, str]:
+    @app.post("/sessions", status_code=201, response_model=None)
+    async def new_session() -> dict[str, str] | JSONResponse:
         """Issue a new session; its id is the only way to reach the conversation, so keep it secret."""
         create = getattr(sessions, "create", None)
         if create is None:
-            raise RuntimeError("this store cannot issue sessions")
+            return JSONResponse({"detail": "This service's session store cannot issue sessions."}, status_code=501)
         return {"session_id": await create()}
 
     @app.post("/chat", response_model=ChatReply)

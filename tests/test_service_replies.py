@@ -222,3 +222,30 @@ async def test_a_busy_upstream_answers_at_once_without_retrying():
         after = await chat(http, "Hello")
     assert (response.status_code, response.headers["retry-after"]) == (503, "30")
     assert len(scripted.bodies) == 2 and after.json()["reply"] == "Now."
+
+
+class PlainStore:
+    """A store that offers only the minimum (load and save), as one written for the earlier service did."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, list] = {}
+
+    async def load(self, session_id: str) -> list:
+        return list(self.sessions.get(session_id, []))
+
+    async def save(self, session_id: str, messages: list) -> None:
+        self.sessions[session_id] = list(messages)
+
+
+async def test_a_store_with_only_load_and_save_still_gets_locks_and_idempotency():
+    scripted = ScriptedAPI(*[api.text(f"Answer {n}.") for n in range(4)])
+    async with service(scripted, store=PlainStore()) as http:
+        issued = await http.post("/sessions")
+        replies = await asyncio.gather(*(chat(http, f"Q{n}") for n in range(3)))
+        first, again = [await chat(http, "Once", **{"Idempotency-Key": "k"}) for _ in range(2)]
+    assert (issued.status_code, issued.json()["detail"]) == (501, "This service's session store cannot issue sessions.")
+    assert [reply.status_code for reply in replies] == [200] * 3
+    assert sorted(len(body["messages"]) for body in scripted.bodies) == [1, 3, 5, 7]
+    assert again.json() == first.json() and len(sessions(http)["s"]) == 8
+    with pytest.raises(TypeError, match="issued_session_ids needs a store with create"):
+        create_app(model=MODEL, store=PlainStore(), issued_session_ids=True)
