@@ -7,10 +7,13 @@ the fake API answers a broken history with the API's own 400, so a bricked conve
 import anthropic
 import pytest
 from anthropic._models import construct_type
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers.conversation import Conversation
 from helpers.replies import (
     MAX_PAUSE_CONTINUATIONS,
+    STOP_REASONS,
     IncompleteReplyError,
     MaxTokensError,
     RefusalError,
@@ -178,3 +181,31 @@ def test_the_offline_claude_empty_reply_no_longer_bricks_the_conversation(server
     assert server.requests[-1].status == 200  # before: 400 "messages.1: all messages must have non-empty content"
     assert server.requests[-1].body["messages"] == [{"role": "user", "content": "Hello"},
                                                     {"role": "user", "content": "What is 12 * 7?"}]
+
+
+# ---- the history rule holds for every reply content (hypothesis) ----
+
+blocks = st.one_of(
+    st.builds(lambda t: {"type": "text", "text": t}, st.sampled_from(["", " ", "\n", "Hi", " there "])),
+    st.just(api.THINKING),
+    st.just({"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}),
+    st.builds(lambda n: {**api.WEATHER_CALL, "id": f"toolu_{n:02d}"}, st.integers(0, 99)),
+    st.just(api.SERVER_TOOL_USE),
+)
+
+
+@given(content=st.lists(blocks, max_size=6), stop_reason=st.sampled_from(sorted(STOP_REASONS)))
+def test_an_assistant_turn_is_always_one_the_api_accepts_back(content, stop_reason):
+    turn = assistant_turn(parsed(api.message(content, stop_reason)))
+    if turn is None:
+        return
+    kinds = [block.type for block in turn["content"]]
+    assert kinds, "never empty content"
+    assert all(block.text.strip() for block in turn["content"] if block.type == "text"), "never blank text"
+    assert kinds[-1] not in ("thinking", "redacted_thinking"), "never ends in thinking"
+    assert "tool_use" not in kinds or stop_reason == "tool_use", "no tool_use that no tool_result can follow"
+    kept = [block.model_dump(mode="json", exclude_none=True) for block in turn["content"]]
+    remaining = iter(content)
+    assert all(block in remaining for block in kept), "blocks kept unchanged and in their order, never edited"
+    thinking = [block for block in content if block["type"] in ("thinking", "redacted_thinking")]
+    assert all(block in kept for block in thinking), "thinking blocks are never dropped from a kept turn"
