@@ -111,7 +111,8 @@ class RedisSessionStore:
     ``redis`` is a ``redis.asyncio.Redis`` client (``Redis.from_url("redis://...")``); the store does not close
     it. Keys: ``{prefix}session:{id}`` (JSON list, TTL ``idle_ttl`` s), ``{prefix}sessions`` (sorted set of
     last uses), ``{prefix}lock:{id}``, ``{prefix}answer:{id}:{key}``. ``lock_timeout`` (s) is how long a lock
-    lives if its holder dies; ``lock_wait`` (s) how long a request waits for it before ``SessionLockTimeout``.
+    lives if its holder dies (a live holder renews it every third of that); ``lock_wait`` (s) is how long a
+    request waits for it before ``SessionLockTimeout``.
     """
 
     def __init__(self, redis: Any, *, prefix: str = "chat:", max_sessions: int = 100_000,
@@ -162,12 +163,20 @@ class RedisSessionStore:
                                blocking_timeout=self.lock_wait, sleep=0.02)
         if not await lock.acquire():
             raise SessionLockTimeout(f"session busy for over {self.lock_wait} s; try again")
+
+        async def keep_alive() -> None:  # a long stream keeps the lock; a dead worker's lock still expires
+            while True:
+                await asyncio.sleep(self.lock_timeout / 3)
+                await lock.reacquire()
+
+        keeper = asyncio.create_task(keep_alive())
         try:
             yield
         finally:
+            keeper.cancel()
             try:
                 await lock.release()
-            except LockError:  # it expired (held past lock_timeout) and may be someone else's now
+            except LockError:  # it expired and may be someone else's now
                 pass
 
     async def recall(self, session_id: str, key: str) -> dict[str, Any] | None:

@@ -190,3 +190,18 @@ async def test_two_uvicorn_workers_share_one_session_without_interleaving(redis,
     assert sent == [1, 3, 5, 7, 9, 11, 13, 15]  # each request saw every exchange before it: none interleaved
     assert [h["upstream_calls"] for h in health] == [4, 4]
     assert len(await RedisSessionStore(redis).load(session_id)) == 16
+
+
+async def test_a_lock_held_longer_than_its_timeout_is_renewed_while_held(redis, redis_url):
+    second_client = Redis.from_url(redis_url)
+    holder = RedisSessionStore(redis, lock_timeout=1.0)
+    other = RedisSessionStore(second_client, lock_wait=0.05)
+    async with holder.lock("s"):
+        for _ in range(4):  # well past lock_timeout in all
+            await asyncio.sleep(0.4)
+            with pytest.raises(SessionLockTimeout):
+                async with other.lock("s"):
+                    pass
+    async with other.lock("s"):
+        pass
+    await second_client.aclose()
