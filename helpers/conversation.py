@@ -125,7 +125,8 @@ class Conversation:
         """Like ``ask`` but yield the reply's text as it arrives; the exchange is recorded at the end.
 
         Empty text is refused at once, before iteration. If the stream fails, or you stop iterating
-        early, nothing is recorded: the history stays as it was.
+        early, nothing is recorded: the history stays as it was. A connection that breaks after the
+        body has started raises ``httpx2.TransportError`` as it is: the SDK wraps only earlier failures.
         """
         user_turn, params = self._prepare(text, create_kwargs)
         return self._stream(user_turn, params)
