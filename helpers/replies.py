@@ -5,7 +5,7 @@ chat widget) must send each reply back on the next request, and the API accepts 
 ``assistant_turn(reply)`` is the one rule for that, and ``check_stop_reason(reply)`` says, in one place, what
 each of the SDK's ``StopReason`` values asks of the caller.
 
-The history rule (``assistant_turn``, ``history_content``), from the API's 400s
+The history rule (``assistant_turn``), from the API's 400s
 (``reference/messages-wire-protocol.md`` §3.2, §11 rules 18-20; ``api-2026-addendum.md`` §5):
 
 - ``thinking`` and ``redacted_thinking`` blocks are kept unchanged and first, as they came (the API rejects
@@ -33,18 +33,17 @@ None, or a value this SDK does not know   ``IncompleteReplyError``: a stream tha
 ========================================  =====================================================================
 
 What it is not: a validator of whole requests (the offline Claude does that), or a retry policy.
-Taught with ``notebooks/02_multi_turn_state.ipynb`` and ``notebooks/07_tool_use_loop.ipynb``.
+Used by the helpers of notebooks 02, 07, 08 and 09 (``Conversation``, ``run_tool_loop``, ``ChatApp``, the
+service); the lessons teach the manual version of each rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, get_args
 
 from anthropic.types import Message, MessageParam, StopReason
 
 STOP_REASONS: frozenset[str] = frozenset(get_args(StopReason))
-ANSWER_STOP_REASONS = frozenset({"end_turn", "stop_sequence"})
 CUT_STOP_REASONS = frozenset({"max_tokens", "model_context_window_exceeded"})
 THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
 MAX_PAUSE_CONTINUATIONS = 8  # pause_turn continuations in one exchange before giving up (assumed; no documented cap)
@@ -122,16 +121,6 @@ def as_json_block(block: Any) -> dict[str, Any]:
     return block if isinstance(block, dict) else block.model_dump(mode="json", exclude_none=True)
 
 
-def history_content(content: Iterable[Any], stop_reason: str | None) -> list[Any]:
-    """The blocks of a reply's ``content`` that may be sent back, each the same object (see the module doc).
-
-    SDK blocks stay SDK objects, as in ``Message.to_param()``; the SDK serialises them when they are sent.
-    Returns [] when nothing is left, or when what is left would end in a thinking block.
-    """
-    kept = [block for block in content if _keep(block, stop_reason)]
-    return [] if kept and _field(kept[-1], "type") in THINKING_TYPES else kept
-
-
 def _keep(block: Any, stop_reason: str | None) -> bool:
     kind = _field(block, "type")
     if kind == "text":
@@ -142,7 +131,8 @@ def _keep(block: Any, stop_reason: str | None) -> bool:
 def assistant_turn(*messages: Message) -> MessageParam | None:
     """The reply as an assistant turn the API accepts back, or None when nothing in it can be sent back.
 
-    Several messages (a reply paused with ``pause_turn`` and its continuations) make one turn, in order.
+    Several messages (a reply paused with ``pause_turn`` and its continuations) make one turn, in order. The
+    blocks are the reply's own objects (SDK blocks stay SDK objects, as in ``Message.to_param()``).
     """
     content = [block for message in messages for block in message.content if _keep(block, message.stop_reason)]
     if content and _field(content[-1], "type") in THINKING_TYPES:
@@ -181,8 +171,8 @@ def check_stop_reason(message: Message, *, max_tokens: int | None = None,
 def continuation(params: dict[str, Any], paused: Message, continuations: int) -> dict[str, Any]:
     """The request that continues a ``pause_turn`` reply: the same one, with the paused turn sent back last.
 
-    ``continuations`` counts the continuations already sent; past ``MAX_PAUSE_CONTINUATIONS`` it raises
-    ``IncompleteReplyError``-like ``ReplyError`` rather than loop for ever.
+    ``continuations`` counts the continuations already sent; at ``MAX_PAUSE_CONTINUATIONS`` it raises
+    ``ReplyError`` rather than loop for ever.
     """
     if continuations >= MAX_PAUSE_CONTINUATIONS:
         raise ReplyError(f"Claude paused its turn (pause_turn) {continuations + 1} times in a row; gave up. "
