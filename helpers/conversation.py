@@ -26,9 +26,8 @@ The tokens of every reply received count in ``usage``, recorded or not.
 you can show or save the whole transcript, and change the truncation policy later without having
 lost anything; the price is memory, not tokens.
 
-What it is not: a tool loop (a reply that asks for a tool leaves the history waiting for a
-``tool_result``; use the tool-use helpers for that), an async client wrapper, or a store that
-survives the process.
+What it is not: a tool loop (a reply that asks for a tool raises ``UnansweredToolUseError``; use
+``helpers.tools.run_tool_loop`` for that), an async client wrapper, or a store that survives the process.
 
 Taught by ``notebooks/02_multi_turn_state.ipynb``.
 """
