@@ -32,6 +32,7 @@ Taught by ``notebooks/09_fastapi_backend.ipynb``.
 """
 
 import asyncio
+import hashlib
 import json
 import logging
 import math
@@ -115,6 +116,14 @@ class Metrics:
     abandoned_answers: int = 0  # answered after the caller had gone (no Idempotency-Key): not stored
 
 
+class IdempotencyKeyReused(Exception):
+    """An ``Idempotency-Key`` already answered one message came with a different one (answered 422)."""
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class _UpstreamSlots:
     """At most ``limit`` Claude calls at once, counted in ``metrics`` (a failure of any kind counts as an error)."""
 
@@ -165,6 +174,8 @@ def upstream_error(exc: BaseException) -> tuple[int, str, dict[str, str]]:
         return 504, "Claude could not be reached; try again.", {}
     if isinstance(exc, httpx2.TransportError):  # raised raw by the SDK once the body has started
         return 502, "The connection to Claude broke during the reply; try again.", {}
+    if isinstance(exc, IdempotencyKeyReused):
+        return 422, "This Idempotency-Key was already used with a different message; send a new key.", {}
     if isinstance(exc, SessionLockTimeout):
         return 503, "This session is busy with another request; retry after Retry-After seconds.", \
             {"Retry-After": str(DEFAULT_RETRY_AFTER)}
@@ -269,14 +280,21 @@ def create_app(*, model: str, max_concurrency: int = 8, max_turns: int = 20, max
     def session_lock(session_id: str) -> Any:
         return (sessions if hasattr(sessions, "lock") else local_answers).lock(session_id)
 
-    async def recall(session_id: str, key: str | None) -> dict[str, Any] | None:
+    async def recall(body: ChatRequest, key: str | None) -> dict[str, Any] | None:
+        """The answer already given for this Idempotency-Key; IdempotencyKeyReused if it came with another message."""
         if not key:
             return None
-        return await (sessions if hasattr(sessions, "recall") else local_answers).recall(session_id, key)
+        record = await (sessions if hasattr(sessions, "recall") else local_answers).recall(body.session_id, key)
+        if record is None:
+            return None
+        if record.get("message_sha256") != _digest(body.message):
+            raise IdempotencyKeyReused
+        return record["answer"]
 
-    async def remember(session_id: str, key: str | None, answer: dict[str, Any]) -> None:
+    async def remember(body: ChatRequest, key: str | None, answer: dict[str, Any]) -> None:
         if key:
-            await (sessions if hasattr(sessions, "remember") else local_answers).remember(session_id, key, answer)
+            record = {"message_sha256": _digest(body.message), "answer": answer}
+            await (sessions if hasattr(sessions, "remember") else local_answers).remember(body.session_id, key, record)
 
     app.add_middleware(_BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
@@ -330,7 +348,7 @@ def create_app(*, model: str, max_concurrency: int = 8, max_turns: int = 20, max
             return unknown
         try:
             async with session_lock(body.session_id):
-                if (answer := await recall(body.session_id, idempotency_key)) is not None:
+                if (answer := await recall(body, idempotency_key)) is not None:
                     metrics.idempotent_replays += 1
                     return JSONResponse(answer, headers={"Idempotent-Replayed": "true"})
                 history, params = await request_for(body)
@@ -342,16 +360,17 @@ def create_app(*, model: str, max_concurrency: int = 8, max_turns: int = 20, max
                         metrics.abandoned_answers += 1
                         return JSONResponse(answer)
                     await store_exchange(body, history, replies)  # only once Claude has answered
-                await remember(body.session_id, idempotency_key, answer)
+                await remember(body, idempotency_key, answer)
         except Exception as exc:  # every failure becomes an answer; the traceback only for the unexpected
-            if not isinstance(exc, anthropic.APIError | httpx2.TransportError | ReplyError | SessionLockTimeout):
+            if not isinstance(exc, anthropic.APIError | httpx2.TransportError | ReplyError | SessionLockTimeout |
+                                   IdempotencyKeyReused):
                 log.exception("unexpected failure in /chat")
             return _error_response(exc)
         return answer
 
     async def stream_events(body: ChatRequest, idempotency_key: str | None) -> AsyncIterator[str]:
         async with session_lock(body.session_id):
-            if (answer := await recall(body.session_id, idempotency_key)) is not None:
+            if (answer := await recall(body, idempotency_key)) is not None:
                 metrics.idempotent_replays += 1
                 yield _sse("start", {"request_id": answer["request_id"]})
                 if answer["reply"]:
@@ -388,7 +407,7 @@ def create_app(*, model: str, max_concurrency: int = 8, max_turns: int = 20, max
             answer = _answer(replies, request_id)
             if answer["stop_reason"] != "refusal":
                 await store_exchange(body, history, replies)
-            await remember(body.session_id, idempotency_key, answer)
+            await remember(body, idempotency_key, answer)
         yield _sse("done", _done(answer))
 
     @app.post("/chat/stream", response_model=None)
@@ -401,7 +420,8 @@ def create_app(*, model: str, max_concurrency: int = 8, max_turns: int = 20, max
         try:
             first = await anext(events)  # opens the upstream stream, so a refusal gets an HTTP status
         except Exception as exc:
-            if not isinstance(exc, anthropic.APIError | httpx2.TransportError | SessionLockTimeout):
+            if not isinstance(exc, anthropic.APIError | httpx2.TransportError | SessionLockTimeout |
+                                   IdempotencyKeyReused):
                 log.exception("unexpected failure before the stream started")
             return _error_response(exc)
 

@@ -250,3 +250,16 @@ async def test_a_store_with_only_load_and_save_still_gets_locks_and_idempotency(
     assert again.json() == first.json() and len(sessions(http)["s"]) == 8
     with pytest.raises(TypeError, match="issued_session_ids needs a store with create"):
         create_app(model=MODEL, store=PlainStore(), issued_session_ids=True)
+
+
+async def test_an_idempotency_key_reused_for_another_message_is_a_422():
+    scripted = ScriptedAPI(api.text("Hello Ada."))
+    async with service(scripted) as http:
+        await chat(http, "I am Ada", **{"Idempotency-Key": "k-1"})
+        reused = await chat(http, "I am Grace", **{"Idempotency-Key": "k-1"})
+        reused_stream = await http.post("/chat/stream", json={"session_id": "s", "message": "I am Grace"},
+                                        headers={"Idempotency-Key": "k-1"})
+    for response in (reused, reused_stream):
+        assert (response.status_code, response.json()["detail"]) == (
+            422, "This Idempotency-Key was already used with a different message; send a new key.")
+    assert len(scripted.bodies) == 1 and len(sessions(http)["s"]) == 2
