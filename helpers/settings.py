@@ -177,16 +177,12 @@ def _forget_blank_variables() -> list[str]:
     return blank
 
 
-def _repair_key() -> str:
-    """Strip the key in the environment, refuse a damaged one; return a note for the line ("" if none)."""
+def _strip_key() -> str:
+    """Strip the key in the environment; return a note for the line ("" if there was nothing to do)."""
     key = os.environ.get("ANTHROPIC_API_KEY")
     if key is None:
         return ""
-    try:
-        cleaned = check_api_key(key)
-    except ValueError:
-        del os.environ["ANTHROPIC_API_KEY"]  # never left where a request (and its traceback) would send it
-        raise
+    cleaned = key.strip()
     if cleaned == key:
         return ""
     if not cleaned:
@@ -194,6 +190,18 @@ def _repair_key() -> str:
         return "ANTHROPIC_API_KEY held only whitespace: treated as unset"
     os.environ["ANTHROPIC_API_KEY"] = cleaned
     return "spaces around ANTHROPIC_API_KEY removed"
+
+
+def _refuse_damaged_key() -> None:
+    """Raise ValueError (key masked) for a key no request can carry, and take it out of the environment."""
+    key = os.environ.get("ANTHROPIC_API_KEY")
+    if key is None:
+        return
+    try:
+        check_api_key(key)
+    except ValueError:
+        del os.environ["ANTHROPIC_API_KEY"]  # never left where a request (and its traceback) would send it
+        raise
 
 
 def _start_live() -> Settings:
@@ -233,9 +241,11 @@ def setup(offline: bool | None = None) -> Settings:
         blank = _forget_blank_variables()
         load_env_file()
         _notes = [f"{name} was empty: treated as unset" for name in blank]
-        _notes += [note for note in [_repair_key()] if note]
+        _notes += [note for note in [_strip_key()] if note]
         wants_offline = offline if offline is not None else (
             os.environ.get("CLAUDE_OFFLINE") == "1" or not os.environ.get("ANTHROPIC_API_KEY"))
+        if not wants_offline:  # offline, the key is put aside unused
+            _refuse_damaged_key()
         _current = _start_offline() if wants_offline else _start_live()
     key = mask_key(os.environ.get("ANTHROPIC_API_KEY"))
     proxy = proxy_in_use()

@@ -312,3 +312,14 @@ def test_a_key_with_a_line_end_works_after_setup_and_is_never_printed(capfd):
     assert sent.status == 200
     captured = capfd.readouterr()
     assert REAL_LOOKING_KEY not in captured.out + captured.err
+
+
+def test_a_damaged_key_does_not_stop_offline_mode_and_is_refused_when_going_live(capsys):
+    damaged = REAL_LOOKING_KEY[:20] + "\n" + REAL_LOOKING_KEY[20:]
+    os.environ["ANTHROPIC_API_KEY"] = damaged
+    os.environ["CLAUDE_OFFLINE"] = "1"
+    assert setup().mode == "offline"  # the key is put aside unused
+    with pytest.raises(ValueError, match=r"contains a control character, '\\n' \(U\+000A\)"):
+        setup(offline=False)
+    assert "ANTHROPIC_API_KEY" not in os.environ
+    assert REAL_LOOKING_KEY[20:] not in output_of(capsys)
