@@ -5,14 +5,14 @@ The widgets work without a front-end: setting ``message_box.value`` is what pres
 """
 
 import anthropic
+import api_replies as api
 import httpx2
 import pytest
 from anthropic import Anthropic
+from api_replies import Cut, ScriptedAPI, sync_client
 
 from helpers.chat_widget import PRICES_PER_MILLION, ChatApp, cost_usd, newest_models, readable_error
 from helpers.offline import start_server
-from tests import api_replies as api
-from tests.api_replies import Cut, ScriptedAPI, sync_client
 
 
 @pytest.fixture(scope="module")

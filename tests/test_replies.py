@@ -5,8 +5,10 @@ the fake API answers a broken history with the API's own 400, so a bricked conve
 """
 
 import anthropic
+import api_replies as api
 import pytest
 from anthropic._models import construct_type
+from api_replies import MODEL, Cut, ScriptedAPI, sync_client
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,8 +24,6 @@ from helpers.replies import (
     assistant_turn,
     check_stop_reason,
 )
-from tests import api_replies as api
-from tests.api_replies import MODEL, Cut, ScriptedAPI, sync_client
 
 
 def parsed(reply: dict) -> anthropic.types.Message:

@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import api_replies as api
 import httpx2
 import pytest
+from api_replies import MODEL, Cut, ScriptedAPI, Status, async_client
 
 from helpers.service import MAX_BODY_BYTES, create_app
 from helpers.session_store import InMemorySessionStore
-from tests import api_replies as api
-from tests.api_replies import MODEL, Cut, ScriptedAPI, Status, async_client
 
 pytestmark = pytest.mark.anyio
 

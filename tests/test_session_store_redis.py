@@ -17,15 +17,15 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import api_replies as api
 import httpx2
 import pytest
+from api_replies import MODEL, ScriptedAPI, async_client
 from redis.asyncio import Redis
 
 from helpers.offline import start_server
 from helpers.service import create_app
 from helpers.session_store import RedisSessionStore, SessionLockTimeout
-from tests import api_replies as api
-from tests.api_replies import MODEL, ScriptedAPI, async_client
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,9 +3,11 @@
 import copy
 from typing import Annotated, Literal
 
+import api_replies as api
 import pytest
 from anthropic import Anthropic, beta_tool
 from anthropic.lib.tools import ToolError
+from api_replies import ScriptedAPI, sync_client
 from pydantic import Field
 
 from helpers.offline import OfflineClaude
@@ -17,8 +19,6 @@ from helpers.tools import (
     run_tool_loop,
     tool_definitions,
 )
-from tests import api_replies as api
-from tests.api_replies import ScriptedAPI, sync_client
 
 MODEL = "claude-haiku-5-5"
 calls: list[tuple[str, dict]] = []
