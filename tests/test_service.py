@@ -282,15 +282,15 @@ def test_app_from_env_needs_a_model_and_is_hardened(upstream, monkeypatch):
 
 
 async def test_an_answer_whose_caller_has_gone_is_not_stored(upstream):
-    upstream.configure(first_token_ms=300)
+    upstream.configure(first_token_ms=1000)
     store = InMemorySessionStore()
     body = {"session_id": "s", "message": "Hello"}
     async with running_uvicorn(make_app(upstream, store=store)) as url:
-        async with httpx2.AsyncClient(base_url=url, timeout=0.05) as impatient:
+        async with httpx2.AsyncClient(base_url=url, timeout=httpx2.Timeout(10.0, read=0.1)) as impatient:
             with pytest.raises(httpx2.ReadTimeout):
                 await impatient.post("/chat", json=body)  # gives up, closing the connection
         async with httpx2.AsyncClient(base_url=url) as http:
-            for _ in range(200):
+            for _ in range(500):
                 health = (await http.get("/health")).json()
                 if health["abandoned_answers"]:
                     break
