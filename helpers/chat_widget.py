@@ -6,6 +6,12 @@ running token and cost counter. ``helpers.conversation.Conversation`` keeps the 
 ``max_turns`` turns are sent. API errors appear in the transcript as one readable line and the app keeps
 working. ``send(text)`` is what Enter and Send call; code and tests can call it too.
 
+Every stop reason shows on purpose (the history rule and the stop reasons are ``helpers.replies``'): an empty
+reply is a "Notice" line, not an empty "Claude:" turn; a reply cut by ``max_tokens`` or the context window
+keeps its text and adds a Notice naming the limit; a refusal adds a Notice with its category and is not kept
+in the history; ``pause_turn`` is continued by the conversation. A connection that breaks mid-reply (a raw
+``httpx2.TransportError``, which the SDK does not wrap once the body has started) is an Error line too.
+
 What it is not: a web app (lesson 09 serves Claude over HTTP), storage that outlives the kernel, or a price
 list (``PRICES_PER_MILLION`` is illustrative). Taught by ``notebooks/08_chat_widget.ipynb``.
 """
@@ -17,10 +23,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, get_args
 
 import anthropic
+import httpx2
 import ipywidgets as widgets
 from anthropic.types import MessageParam, Model
 
 from helpers.conversation import Conversation
+from helpers.replies import CUT_STOP_REASONS, RefusalError, ReplyError
 from helpers.truncation import TokenBudgetError, keep_last_turns
 
 # Illustrative prices in US dollars per million tokens, (input, output), by model family: enough to show how
@@ -28,7 +36,7 @@ from helpers.truncation import TokenBudgetError, keep_last_turns
 # https://claude.com/pricing; lesson 10 turns usage into cost properly.
 PRICES_PER_MILLION: dict[str, tuple[float, float]] = {"haiku": (1.0, 5.0), "sonnet": (3.0, 15.0),
                                                       "opus": (5.0, 25.0)}
-COLOURS = {"You": "#1f5fa8", "Claude": "#7b3fa0", "Error": "#b3261e"}
+COLOURS = {"You": "#1f5fa8", "Claude": "#7b3fa0", "Error": "#b3261e", "Notice": "#8a5a00"}
 
 
 def newest_models(families: Sequence[str] = ("haiku", "sonnet", "opus")) -> dict[str, str]:
@@ -53,6 +61,8 @@ def readable_error(error: Exception) -> str:
         return "The API did not answer in time: try again, or raise the client's timeout."
     if isinstance(error, anthropic.APIConnectionError):
         return "Could not reach the API: check the network or the proxy settings, then try again."
+    if isinstance(error, httpx2.TransportError):  # raised as it is once a streamed body has started
+        return "The connection broke while the reply was arriving: try again."
     if not isinstance(error, anthropic.APIStatusError):
         return str(error)
     status, detail = error.status_code, error.api_message or error.message
@@ -91,6 +101,7 @@ class ChatApp:
         self.transcript: list[tuple[str, str]] = []  # (who, text): what the transcript shows, errors included
         self.cost: float | None = 0.0  # dollars at PRICES_PER_MILLION; None once an unpriced model answered
         self.busy = False
+        self._costed = (0, 0)  # usage already turned into cost: (input_tokens, output_tokens)
         self.model_picker = widgets.Dropdown(options=choices, value=self.conversation.model, description="Model")
         self.max_tokens_slider = widgets.IntSlider(max_tokens, min=16, max=8192, step=16, description="max_tokens")
         self.system_box = widgets.Textarea(system, placeholder="Optional system prompt", description="System",
@@ -117,8 +128,9 @@ class ChatApp:
     def send(self, text: str) -> str | None:
         """Send ``text`` and stream the reply into the transcript; return the reply, or None if nothing came back.
 
-        Blank text, or a call while a reply is in flight, sends nothing. An API error is shown in the
-        transcript and leaves the history as it was, so the next message works as usual.
+        Blank text, or a call while a reply is in flight, sends nothing (None). An empty reply returns "". An
+        API error, a broken connection or a refusal is shown in the transcript and leaves the history as it
+        was (None), so the next message works as usual.
         """
         if not text.strip() or self.busy:
             return None
@@ -135,19 +147,48 @@ class ChatApp:
                 received += chunk
                 reply.value = turn_html("Claude", received)
                 self.transcript[-1] = ("Claude", received)
-            message = self.conversation.last_message
-            cost = cost_usd(message.model, message.usage.input_tokens, message.usage.output_tokens)
-            self.cost = None if cost is None or self.cost is None else self.cost + cost
+            self._notice_stop(received, options["max_tokens"])
             return received
-        except (anthropic.APIError, TokenBudgetError) as error:
-            if not received:  # nothing arrived: drop the empty reply rather than show "Claude: …"
-                self.transcript.pop()
-                self.turns.children = self.turns.children[:-1]
+        except RefusalError as refusal:
+            self._drop_empty_reply(received)
+            self.add_turn("Notice", str(refusal))
+            return None
+        except (anthropic.APIError, httpx2.TransportError, ReplyError, TokenBudgetError) as error:
+            self._drop_empty_reply(received)
             self.add_turn("Error", readable_error(error))
             return None
         finally:
+            self._add_cost()
             self._set_busy(False)
             self.usage_label.value = html.escape(self.usage_text())
+
+    def _notice_stop(self, received: str, max_tokens: int) -> None:
+        """Say what the stop reason means when it is not a plain end: an empty reply, or a cut one."""
+        reason = self.conversation.last_stop_reason
+        self._drop_empty_reply(received)
+        if not received:
+            self.add_turn("Notice", f"Claude's reply was empty (stop_reason {reason}). Send another message.")
+        if reason == "max_tokens":
+            self.add_turn("Notice", f"The reply was cut off at max_tokens ({max_tokens}): raise max_tokens to get "
+                                    "longer replies.")
+        elif reason in CUT_STOP_REASONS:
+            self.add_turn("Notice", "The reply was cut off: it filled the model's context window "
+                                    f"({reason}). Clear the chat, or keep fewer turns.")
+
+    def _drop_empty_reply(self, received: str) -> None:
+        """Nothing arrived: drop the empty reply turn rather than show "Claude: …"."""
+        if not received and self.transcript and self.transcript[-1] == ("Claude", ""):
+            self.transcript.pop()
+            self.turns.children = self.turns.children[:-1]
+
+    def _add_cost(self) -> None:
+        """Add the cost of the replies received since the last call (refused and cut ones cost too)."""
+        usage = self.conversation.usage
+        spent = (usage.input_tokens - self._costed[0], usage.output_tokens - self._costed[1])
+        self._costed = (usage.input_tokens, usage.output_tokens)
+        if spent != (0, 0):
+            cost = cost_usd(self.model_picker.value, *spent)
+            self.cost = None if cost is None or self.cost is None else self.cost + cost
 
     def clear(self) -> None:
         """Forget the history and empty the transcript; the counter keeps counting (those tokens were spent)."""

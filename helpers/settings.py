@@ -1,9 +1,18 @@
 """Live or offline: the settings every lesson starts from.
 
-Taught in `00_setup_and_security.ipynb`. `setup()` loads `.env` (never overriding variables that are
-already set), chooses the mode and prints one line saying what it chose. Offline, it starts the
-offline Claude on 127.0.0.1 and points the SDK at it through `ANTHROPIC_BASE_URL` with a placeholder
-key, so a lesson's plain `Anthropic()` works unchanged. Live, it leaves the environment alone.
+Taught in `00_setup_and_security.ipynb`. `setup()` loads `.env` from the project root (never overriding
+variables that are already set), chooses the mode and prints one line saying what it chose. Offline, it
+starts the offline Claude on 127.0.0.1 and points the SDK at it through `ANTHROPIC_BASE_URL` with a
+placeholder key, so a lesson's plain `Anthropic()` works unchanged. Live, it leaves the environment alone,
+except to repair what would fail every request:
+
+- a key with stray spaces or a line end around it is stripped (each request would otherwise fail with
+  "Connection error.", its traceback printing the key); a key with a control character or anything but
+  printable ASCII *inside* it is refused with a `ValueError` that shows the key masked;
+- a variable set to nothing (`ANTHROPIC_API_KEY=` in the shell) counts as unset, so the key in `.env`
+  is used, and the line says so;
+- with a proxy configured, loopback joins `NO_PROXY` (offline always), and the line names the proxy.
+
 It is not a client factory: lessons build their own `Anthropic()`.
 """
 
@@ -12,6 +21,8 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import find_dotenv, load_dotenv
 from dotenv.parser import parse_stream
@@ -19,6 +30,10 @@ from dotenv.parser import parse_stream
 LIVE_BASE_URL = "https://api.anthropic.com"
 OFFLINE_KEY = "sk-ant-offline-placeholder"  # accepted by the offline Claude; can never be a real key
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds helpers/ and .env
+# Variables that mean nothing when set to an empty string: treated as unset.
+BLANK_MEANS_UNSET = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_MODEL", "CLAUDE_OFFLINE")
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,7 @@ class Settings:
 
 _current: Settings | None = None
 _replaced_env: dict[str, str | None] = {}  # what offline mode overwrote, restored when going live
+_notes: list[str] = []  # what setup() repaired in the environment, said in its line
 
 
 def mask_key(key: str | None) -> str:
@@ -43,9 +59,24 @@ def mask_key(key: str | None) -> str:
     return f"{prefix}…{key[-4:]}" if len(key) >= 20 else f"{prefix}…"
 
 
+def env_file_path() -> str | None:
+    """The `.env` to load: the project root's; without one there, the nearest upward from the working directory.
+
+    A `.env` nearer the working directory than the project root's (say `notebooks/.env`) is ignored, with a
+    warning, so it cannot hide the project's key.
+    """
+    nearest = find_dotenv(usecwd=True) or None
+    root = PROJECT_ROOT / ".env"
+    if not root.is_file():
+        return nearest
+    if nearest and Path(nearest).resolve() != root.resolve():
+        warnings.warn(f"Ignoring {nearest}: setup() reads the project's {root}.", stacklevel=4)
+    return str(root)
+
+
 def load_env_file() -> str | None:
-    """Load the nearest `.env` upward from the working directory, without overriding; return its path."""
-    path = find_dotenv(usecwd=True)
+    """Load the project's `.env` (see `env_file_path`) without overriding; return its path."""
+    path = env_file_path()
     if not path:
         return None
     with open(path, encoding="utf-8") as stream:
@@ -110,10 +141,75 @@ def _start_offline() -> Settings:
     return Settings(mode="offline", model=model, base_url=server.url, server=server)
 
 
+def check_api_key(key: str) -> str:
+    """Return the key without surrounding whitespace; raise ValueError for a character no request can carry.
+
+    An API key travels in an HTTP header, so only printable ASCII can be sent. The error names the character
+    and its position and shows the key masked, never whole.
+    """
+    stripped = key.strip()
+    for position, char in enumerate(stripped):
+        if not "!" <= char <= "~":
+            kind = "a control character" if ord(char) < 32 or ord(char) == 127 else \
+                "whitespace" if char.isspace() else "a character that is not printable ASCII"
+            raise ValueError(f"ANTHROPIC_API_KEY ({mask_key(stripped)}) contains {kind}, {char!r} (U+{ord(char):04X}), "
+                             f"at position {position}; an API key is printable ASCII only. Copy the key again "
+                             "from the Claude Console into .env or your environment.")
+    return stripped
+
+
+def proxy_in_use() -> str | None:
+    """The proxy the SDK will use for https requests, without any user:password in it, or None."""
+    for name in PROXY_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value:
+            parts = urlsplit(value if "://" in value else f"http://{value}")
+            port = f":{parts.port}" if parts.port else ""
+            return f"{parts.scheme}://{parts.hostname}{port}"
+    return None
+
+
+def _forget_blank_variables() -> list[str]:
+    """Unset the variables of `BLANK_MEANS_UNSET` that are set to nothing; return their names."""
+    blank = [name for name in BLANK_MEANS_UNSET if name in os.environ and not os.environ[name].strip()]
+    for name in blank:
+        del os.environ[name]
+    return blank
+
+
+def _strip_key() -> str:
+    """Strip the key in the environment; return a note for the line ("" if there was nothing to do)."""
+    key = os.environ.get("ANTHROPIC_API_KEY")
+    if key is None:
+        return ""
+    cleaned = key.strip()
+    if cleaned == key:
+        return ""
+    if not cleaned:
+        del os.environ["ANTHROPIC_API_KEY"]
+        return "ANTHROPIC_API_KEY held only whitespace: treated as unset"
+    os.environ["ANTHROPIC_API_KEY"] = cleaned
+    return "spaces around ANTHROPIC_API_KEY removed"
+
+
+def _refuse_damaged_key() -> None:
+    """Raise ValueError (key masked) for a key no request can carry, and take it out of the environment."""
+    key = os.environ.get("ANTHROPIC_API_KEY")
+    if key is None:
+        return
+    try:
+        check_api_key(key)
+    except ValueError:
+        del os.environ["ANTHROPIC_API_KEY"]  # never left where a request (and its traceback) would send it
+        raise
+
+
 def _start_live() -> Settings:
     if not os.environ.get("ANTHROPIC_API_KEY"):
         warnings.warn("Live mode without ANTHROPIC_API_KEY: requests will fail to authenticate.",
                       stacklevel=3)
+    if proxy_in_use():
+        _add_loopback_to_no_proxy()  # local services (lesson 09's) must not go through the proxy
     base_url = os.environ.get("ANTHROPIC_BASE_URL") or LIVE_BASE_URL
     return Settings(mode="live", model=_choose_model(), base_url=base_url, server=None)
 
@@ -138,16 +234,23 @@ def setup(offline: bool | None = None) -> Settings:
     an explicit `offline` that differs from the current mode switches: going live stops the offline
     Claude and restores the key and base URL it had replaced; going offline starts a new one.
     """
-    global _current
+    global _current, _notes
     if _current is None or (offline is not None and offline != (_current.mode == "offline")):
         _leave_offline()
         _current = None
+        blank = _forget_blank_variables()
         load_env_file()
+        _notes = [f"{name} was empty: treated as unset" for name in blank]
+        _notes += [note for note in [_strip_key()] if note]
         wants_offline = offline if offline is not None else (
             os.environ.get("CLAUDE_OFFLINE") == "1" or not os.environ.get("ANTHROPIC_API_KEY"))
+        if not wants_offline:  # offline, the key is put aside unused
+            _refuse_damaged_key()
         _current = _start_offline() if wants_offline else _start_live()
     key = mask_key(os.environ.get("ANTHROPIC_API_KEY"))
-    print(f"Claude API: {_current.mode} · model {_current.model} · base URL {_current.base_url} · key {key}")
+    proxy = proxy_in_use()
+    extra = "".join(f" · {note}" for note in [*_notes, *([f"proxy {proxy} (not for loopback)"] if proxy else [])])
+    print(f"Claude API: {_current.mode} · model {_current.model} · base URL {_current.base_url} · key {key}{extra}")
     return _current
 
 

@@ -14,6 +14,10 @@ partial output. The new reply may differ from the broken one, so whoever saw the
 a log) must be told to drop it: that is what ``on_restart`` is for. It is NOT safe when your code
 already acted on the partial output (sent it by SMS, spoke it aloud, started a tool call from it).
 
+The final ``Message`` is returned as it came, whatever its ``stop_reason``: it may be empty, cut by
+``max_tokens``, paused or a refusal. Pass it to ``helpers.replies.check_stop_reason`` before you use it as
+an answer, and to ``helpers.replies.assistant_turn`` before you add it to a history.
+
 What it is not: a general retry policy (no jitter, no deadline; use tenacity with
 ``retry_if_exception(is_mid_stream_failure)`` for that), or an async helper.
 

@@ -5,9 +5,11 @@ The widgets work without a front-end: setting ``message_box.value`` is what pres
 """
 
 import anthropic
+import api_replies as api
 import httpx2
 import pytest
 from anthropic import Anthropic
+from api_replies import Cut, ScriptedAPI, sync_client
 
 from helpers.chat_widget import PRICES_PER_MILLION, ChatApp, cost_usd, newest_models, readable_error
 from helpers.offline import start_server
@@ -224,3 +226,52 @@ def test_the_app_displays_as_one_widget_with_a_plain_text_fallback(client):
     assert bundle["text/plain"] == "ChatApp with 0 turns (run the notebook to see the widget)"
     classes = {c for w in (app.turns, app.message_box, app.send_button, app.usage_label) for c in w._dom_classes}
     assert {"chat-transcript", "chat-input", "chat-send", "chat-usage"} <= classes
+
+
+# ---- every reply the API can send, in its exact shape, through httpx2.MockTransport ----
+
+def scripted_app(*replies) -> tuple[ChatApp, ScriptedAPI]:
+    scripted = ScriptedAPI(*replies)
+    app = ChatApp(sync_client(scripted), models=[api.MODEL])
+    app.max_tokens_slider.value = 64
+    return app, scripted
+
+
+def test_a_refusal_is_a_notice_not_an_empty_claude_turn():
+    app, scripted = scripted_app(api.REFUSAL, api.text("Sure."))
+    assert app.send("Something refused") is None
+    assert app.transcript == [("You", "Something refused"), ("Notice", "Claude declined to answer (category: cyber); "
+                              "the exchange was not recorded. Rephrase the request or start a new conversation.")]
+    assert "Claude:" not in "".join(turn.value for turn in app.turns.children)
+    assert app.send("Something else") == "Sure." and len(app.conversation) == 2
+    assert app.conversation.usage.requests == 2 and app.cost > 0  # the refusal's tokens were billed too
+
+
+def test_an_empty_reply_is_a_notice_and_the_next_message_works():
+    app, scripted = scripted_app(api.EMPTY_END_TURN, api.text("Here."))
+    assert app.send("Hello") == ""
+    assert app.transcript == [("You", "Hello"),
+                              ("Notice", "Claude's reply was empty (stop_reason end_turn). Send another message.")]
+    assert app.send("Hello?") == "Here."
+    assert scripted.bodies[1]["messages"] == [{"role": "user", "content": "Hello"},
+                                              {"role": "user", "content": "Hello?"}]
+
+
+def test_a_cut_reply_keeps_its_text_and_names_the_limit():
+    app, _ = scripted_app(api.CUT_TEXT, api.CONTEXT_WINDOW_EXCEEDED)
+    assert app.send("A story, please") == "Once upon a time, there was a"
+    assert app.transcript[-1] == ("Notice", "The reply was cut off at max_tokens (64): raise max_tokens to get "
+                                            "longer replies.")
+    app.send("Go on")
+    assert app.transcript[-2] == ("Claude", "The first chapter begins")
+    assert app.transcript[-1][1].startswith("The reply was cut off: it filled the model's context window "
+                                            "(model_context_window_exceeded).")
+
+
+def test_a_connection_broken_mid_reply_is_an_error_line_and_the_app_keeps_working():
+    app, _ = scripted_app(Cut(api.text("A long answer that never ends"), after_events=4), api.text("Back."))
+    assert app.send("Hello") is None  # before: the httpx2 error escaped from send()
+    assert app.transcript[-2:] == [("Claude", "A long"),
+                                   ("Error", "The connection broke while the reply was arriving: try again.")]
+    assert not app.busy and not app.send_button.disabled
+    assert app.send("Hello") == "Back." and len(app.conversation) == 2

@@ -100,25 +100,25 @@ async def test_a_blank_message_is_a_422_that_says_why(upstream, body):
     assert upstream.requests == []
 
 
-async def test_an_overloaded_upstream_is_a_503_with_retry_after_and_nothing_recorded(upstream):
+async def test_an_overloaded_upstream_is_an_immediate_503_with_retry_after_and_nothing_recorded(upstream):
     store = InMemorySessionStore()
-    async with serving(make_app(upstream, store=store)) as http:
+    async with serving(make_app(upstream, store=store)) as http:  # the client's own max_retries=2 is overridden
         await chat(http, "s", "My name is Ada.")
-        upstream.fail_next(529, times=3, retry_after_ms=2000)  # the SDK tries 3 times (max_retries=2)
-        app_with_fast_retries = make_app(upstream, store=store, client_options={"max_retries": 0})
-        async with serving(app_with_fast_retries) as fast:
-            busy = await chat(fast, "s", "Hello")
-            busy_stream = await fast.post("/chat/stream", json={"session_id": "s", "message": "Hello"})
-        upstream.fail_next(529, times=3, retry_after_ms=10)
-        retried = await chat(http, "s", "Hello")
+        upstream.fail_next(529, times=2, retry_after_ms=2000)
+        busy = await chat(http, "s", "Hello")
+        busy_stream = await http.post("/chat/stream", json={"session_id": "s", "message": "Hello"})
+        upstream.fail_next(529, times=1, retry_after_ms=10)
+        short = await chat(http, "s", "Hello")
         health = (await http.get("/health")).json()
     assert (busy.status_code, busy.headers["retry-after"]) == (503, "2")
     assert (busy_stream.status_code, busy_stream.headers["retry-after"]) == (503, "2")
     assert busy_stream.headers["content-type"] == "application/json"
-    assert (retried.status_code, retried.headers["retry-after"]) == (503, "1")
-    assert "busy" in retried.json()["detail"]
+    assert (short.status_code, short.headers["retry-after"]) == (503, "1")
+    assert "busy" in short.json()["detail"]
+    # one attempt each: the SDK never slept on retry-after while holding an upstream slot
+    assert [(r.status, r.retry_count) for r in upstream.requests[1:]] == [(529, 0)] * 3
     assert len(store.sessions["s"]) == 2  # only the first exchange
-    assert (health["upstream_errors"], health["in_flight"]) == (1, 0)
+    assert (health["upstream_errors"], health["in_flight"]) == (3, 0)
 
 
 async def test_a_rate_limit_without_a_delay_gets_the_default_retry_after(upstream):
@@ -169,7 +169,7 @@ async def test_the_stream_sends_text_events_then_done_and_records_the_exchange(u
     assert names[0] == "start" and names[-1] == "done" and set(names[1:-1]) == {"text"} and len(names) > 3
     text = "".join(httpx2.Response(200, content=data).json()["text"] for name, data in events if name == "text")
     assert text == "Your name is Ada." == after
-    assert '"output_tokens"' in events[-1][1]
+    assert '"output_tokens"' in events[-1][1] and '"stop_reason": "end_turn"' in events[-1][1]
     assert len(upstream.requests[-1].body["messages"]) == 5  # the streamed exchange was kept
 
 
@@ -252,17 +252,51 @@ async def test_a_caller_that_disconnects_cancels_the_upstream_stream(upstream):
     assert len(store.sessions["s"]) == 2  # the abandoned reply was not recorded
 
 
-def test_app_from_env_needs_a_model_and_uses_the_environment(upstream, monkeypatch):
+def test_app_from_env_needs_a_model_and_is_hardened(upstream, monkeypatch):
     monkeypatch.delenv("CLAUDE_MODEL", raising=False)
     with pytest.raises(RuntimeError, match="CLAUDE_MODEL"):
         app_from_env()
     monkeypatch.setenv("CLAUDE_MODEL", MODEL)
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", upstream.url)
+    monkeypatch.setenv("ALLOWED_HOSTS", "service")
 
-    async def call() -> httpx2.Response:
-        async with serving(app_from_env()) as http:
-            return await chat(http, "s", "Hello")
+    async def call() -> tuple[httpx2.Response, ...]:
+        app = app_from_env()
+        async with serving(app) as http:
+            guessed = await chat(http, "alice", "Hello")
+            session_id = (await http.post("/sessions")).json()["session_id"]
+            answered = await chat(http, session_id, "Hello")
+            docs = await http.get("/docs")
+        async with app.router.lifespan_context(app), httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=app), base_url="http://evil.example") as other:
+            wrong_host = await chat(other, session_id, "Hello")
+        return guessed, answered, docs, wrong_host
 
-    assert asyncio.run(call()).json()["reply"] == "Hello! How can I help you today?"
-    assert upstream.requests[-1].body["model"] == MODEL
+    guessed, answered, docs, wrong_host = asyncio.run(call())
+    assert guessed.status_code == 404 and "POST /sessions" in guessed.json()["detail"]
+    assert answered.json()["reply"] == "Hello! How can I help you today?"
+    assert docs.status_code == 404
+    assert (wrong_host.status_code, wrong_host.text) == (400, "Invalid host header")
+    assert upstream.requests[-1].body["model"] == MODEL and len(upstream.requests) == 1
+
+
+async def test_an_answer_whose_caller_has_gone_is_not_stored(upstream):
+    upstream.configure(first_token_ms=1000)
+    store = InMemorySessionStore()
+    body = {"session_id": "s", "message": "Hello"}
+    async with running_uvicorn(make_app(upstream, store=store)) as url:
+        async with httpx2.AsyncClient(base_url=url, timeout=httpx2.Timeout(10.0, read=0.1)) as impatient:
+            with pytest.raises(httpx2.ReadTimeout):
+                await impatient.post("/chat", json=body)  # gives up, closing the connection
+        async with httpx2.AsyncClient(base_url=url) as http:
+            for _ in range(500):
+                health = (await http.get("/health")).json()
+                if health["abandoned_answers"]:
+                    break
+                await asyncio.sleep(0.02)
+            upstream.configure(first_token_ms=0)
+            retried = await http.post("/chat", json=body)
+    assert health["abandoned_answers"] == 1
+    assert retried.status_code == 200
+    assert len(store.sessions["s"]) == 2  # the retry's exchange alone: stored once

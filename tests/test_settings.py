@@ -43,6 +43,7 @@ def clean_env(tmp_path, monkeypatch):
     for name in ENV_NAMES:
         os.environ.pop(name, None)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(settings, "PROJECT_ROOT", tmp_path)  # a developer's own .env never leaks in
     settings._reset_for_tests()
     yield
     settings._reset_for_tests()
@@ -116,7 +117,7 @@ def test_live_base_url_defaults_to_the_real_api(started):
     assert started == []
 
 
-def test_dotenv_is_found_from_a_subfolder_and_never_overrides(tmp_path, monkeypatch):
+def test_dotenv_is_found_at_the_project_root_from_a_subfolder_and_never_overrides(tmp_path, monkeypatch):
     dotenv = f"# my settings\nANTHROPIC_API_KEY={REAL_LOOKING_KEY}\nCLAUDE_MODEL=from-dotenv\n"
     (tmp_path / ".env").write_text(dotenv)
     (tmp_path / "notebooks").mkdir()
@@ -225,3 +226,100 @@ def test_the_sdk_reaches_the_offline_claude_despite_a_proxy():
         messages = [{"role": "user", "content": "Hi"}]
         reply = client.messages.create(model=s.model, max_tokens=32, messages=messages)
     assert reply.content and reply.model == s.model
+
+
+# ---- a damaged key, an empty variable, a stray .env, a proxy ----
+
+def output_of(capsys) -> str:
+    captured = capsys.readouterr()
+    return captured.out + captured.err
+
+
+@pytest.mark.parametrize("damaged", [f"  {REAL_LOOKING_KEY}  ", f"{REAL_LOOKING_KEY}\n", f"\t{REAL_LOOKING_KEY}\r\n"])
+def test_whitespace_around_the_key_is_removed_and_said(capsys, damaged):
+    os.environ["ANTHROPIC_API_KEY"] = damaged
+    assert setup().mode == "live"
+    assert os.environ["ANTHROPIC_API_KEY"] == REAL_LOOKING_KEY
+    out = output_of(capsys)
+    assert out.endswith("key sk-ant-…WXYZ · spaces around ANTHROPIC_API_KEY removed\n")
+    assert REAL_LOOKING_KEY not in out
+
+
+@pytest.mark.parametrize(("inside", "named"), [("\n", "a control character, '\\n' (U+000A), at position 20"),
+                                               ("\x1b", "a control character, '\\x1b' (U+001B), at position 20"),
+                                               (" ", "whitespace, ' ' (U+0020), at position 20"),
+                                               ("\u201c",
+                                                "a character that is not printable ASCII, '\u201c' (U+201C), "
+                                                "at position 20")])
+def test_a_key_with_a_bad_character_inside_is_refused_and_shown_masked(capsys, inside, named):
+    os.environ["ANTHROPIC_API_KEY"] = REAL_LOOKING_KEY[:20] + inside + REAL_LOOKING_KEY[20:]
+    with pytest.raises(ValueError) as caught:
+        setup()
+    message = str(caught.value)
+    assert message.startswith(f"ANTHROPIC_API_KEY (sk-ant-…WXYZ) contains {named}; an API key is printable ASCII")
+    assert REAL_LOOKING_KEY[:20] not in message and REAL_LOOKING_KEY[20:] not in message
+    assert "ANTHROPIC_API_KEY" not in os.environ  # no later request can send it, or print it in a traceback
+    assert REAL_LOOKING_KEY[20:] not in output_of(capsys)
+
+
+def test_an_empty_key_variable_is_unset_so_the_dotenv_key_is_used(tmp_path, capsys):
+    (tmp_path / ".env").write_text(f"ANTHROPIC_API_KEY={REAL_LOOKING_KEY}\n")
+    os.environ["ANTHROPIC_API_KEY"] = ""
+    s = setup()
+    assert s.mode == "live" and os.environ["ANTHROPIC_API_KEY"] == REAL_LOOKING_KEY
+    assert output_of(capsys).endswith("key sk-ant-…WXYZ · ANTHROPIC_API_KEY was empty: treated as unset\n")
+
+
+def test_an_empty_base_url_is_unset_too():
+    os.environ["ANTHROPIC_API_KEY"] = REAL_LOOKING_KEY
+    os.environ["ANTHROPIC_BASE_URL"] = ""
+    assert setup().base_url == "https://api.anthropic.com" and "ANTHROPIC_BASE_URL" not in os.environ
+
+
+def test_a_stray_dotenv_below_the_project_root_is_ignored(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text(f"ANTHROPIC_API_KEY={REAL_LOOKING_KEY}\n")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / ".env").write_text("ANTHROPIC_API_KEY=\nCLAUDE_MODEL=stray\n")
+    monkeypatch.chdir(tmp_path / "notebooks")
+    with pytest.warns(UserWarning, match=r"Ignoring .*notebooks/\.env: setup\(\) reads the project's"):
+        s = setup()
+    assert s.mode == "live" and s.model == default_model()
+    assert os.environ["ANTHROPIC_API_KEY"] == REAL_LOOKING_KEY
+
+
+def test_a_proxy_is_named_without_its_password_and_loopback_bypasses_it_live(capsys):
+    os.environ["ANTHROPIC_API_KEY"] = REAL_LOOKING_KEY
+    os.environ["HTTPS_PROXY"] = "http://ada:s3cret@proxy.example.test:3128"
+    setup()
+    out = output_of(capsys)
+    assert out.endswith("key sk-ant-…WXYZ · proxy http://proxy.example.test:3128 (not for loopback)\n")
+    assert "s3cret" not in out
+    assert os.environ["NO_PROXY"] == os.environ["no_proxy"] == "127.0.0.1,localhost"
+
+
+@pytest.mark.skipif(REAL_START_SERVER is None, reason="helpers.offline.start_server is not written yet")
+def test_a_key_with_a_line_end_works_after_setup_and_is_never_printed(capfd):
+    with REAL_START_SERVER() as upstream:
+        os.environ["ANTHROPIC_API_KEY"] = f" {REAL_LOOKING_KEY}\n"
+        os.environ["ANTHROPIC_BASE_URL"] = upstream.url  # live mode, pointed at a local server
+        s = setup()
+        from anthropic import Anthropic
+
+        with Anthropic(max_retries=0) as client:
+            reply = client.messages.create(model=s.model, max_tokens=32, messages=[{"role": "user", "content": "Hi"}])
+        sent = upstream.requests[-1]
+    assert s.mode == "live" and reply.content
+    assert sent.status == 200
+    captured = capfd.readouterr()
+    assert REAL_LOOKING_KEY not in captured.out + captured.err
+
+
+def test_a_damaged_key_does_not_stop_offline_mode_and_is_refused_when_going_live(capsys):
+    damaged = REAL_LOOKING_KEY[:20] + "\n" + REAL_LOOKING_KEY[20:]
+    os.environ["ANTHROPIC_API_KEY"] = damaged
+    os.environ["CLAUDE_OFFLINE"] = "1"
+    assert setup().mode == "offline"  # the key is put aside unused
+    with pytest.raises(ValueError, match=r"contains a control character, '\\n' \(U\+000A\)"):
+        setup(offline=False)
+    assert "ANTHROPIC_API_KEY" not in os.environ
+    assert REAL_LOOKING_KEY[20:] not in output_of(capsys)

@@ -3,12 +3,15 @@
 import copy
 from typing import Annotated, Literal
 
+import api_replies as api
 import pytest
 from anthropic import Anthropic, beta_tool
 from anthropic.lib.tools import ToolError
+from api_replies import ScriptedAPI, sync_client
 from pydantic import Field
 
 from helpers.offline import OfflineClaude
+from helpers.replies import MaxTokensError, RefusalError
 from helpers.tools import (
     ToolLoopLimitError,
     ToolLoopResult,
@@ -196,3 +199,110 @@ def test_arguments_the_loop_owns_are_refused_before_sending(client, server):
     with pytest.raises(ValueError, match="at least 1"):
         loop(client, "Hello", [get_weather], max_iterations=0)
     assert server.requests == []
+
+
+# ---- every reply the API can send, in its exact shape, through httpx2.MockTransport ----
+
+def weather(city: str) -> str:
+    """Get the current weather in a city."""
+    return f"14 degrees in {city}"
+
+
+def scripted_loop(scripted, **kwargs) -> ToolLoopResult:
+    with sync_client(scripted) as client:
+        return run_tool_loop(client, model=MODEL, messages=ask("Weather in Lyon?"), tools=[weather_tool],
+                             max_tokens=64, **kwargs)
+
+
+weather_tool = beta_tool(weather, name="get_weather")
+
+
+def test_an_empty_text_block_beside_a_tool_use_is_not_sent_back():
+    scripted = ScriptedAPI(api.EMPTY_TEXT_AND_TOOL_USE, api.text("14 degrees in Lyon."))
+    result = scripted_loop(scripted)
+    assert result.message.content[0].text == "14 degrees in Lyon." and len(scripted.bodies) == 2
+    sent = scripted.bodies[1]["messages"]
+    assert sent[1] == {"role": "assistant", "content": [api.WEATHER_CALL]}  # 400 before: text blocks non-empty
+    assert sent[2]["content"] == [{"type": "tool_result", "tool_use_id": api.TOOL_USE_ID,
+                                   "content": "14 degrees in Lyon"}]
+
+
+def test_thinking_goes_back_unchanged_and_first():
+    scripted = ScriptedAPI(api.THINKING_AND_TOOL_USE, api.text("Done."))
+    scripted_loop(scripted, thinking={"type": "adaptive"})
+    assert scripted.bodies[1]["messages"][1]["content"] == [api.THINKING, api.WEATHER_CALL]
+
+
+@pytest.mark.parametrize("cut", [api.CUT_TOOL_USE, api.CUT_TOOL_USE_CONTEXT])
+def test_a_tool_call_cut_by_max_tokens_raises_and_names_max_tokens(cut):
+    scripted = ScriptedAPI(cut)
+    with pytest.raises(MaxTokensError, match=r"A tool call was cut off: .*(max_tokens=64|context window)") as caught:
+        scripted_loop(scripted)
+    assert caught.value.messages == ask("Weather in Lyon?") and caught.value.max_tokens == 64
+    assert len(scripted.bodies) == 1
+
+
+def test_a_tool_call_cut_by_max_tokens_is_retried_with_max_tokens_retry():
+    scripted = ScriptedAPI(api.CUT_TOOL_USE, api.message([api.WEATHER_CALL], "tool_use"), api.text("Mild."))
+    result = scripted_loop(scripted, max_tokens_retry=1024)
+    assert [body["max_tokens"] for body in scripted.bodies] == [64, 1024, 1024]
+    assert scripted.bodies[1]["messages"] == ask("Weather in Lyon?")  # the cut reply was never sent back
+    assert (result.stop_reason, result.iterations) == ("end_turn", 3)
+
+
+def test_a_tool_call_cut_again_after_the_retry_raises():
+    scripted = ScriptedAPI(api.CUT_TOOL_USE, api.CUT_TOOL_USE)
+    with pytest.raises(MaxTokensError, match="max_tokens=1024"):
+        scripted_loop(scripted, max_tokens_retry=1024)
+
+
+def test_a_refusal_in_the_loop_raises_with_the_history_before_it():
+    scripted = ScriptedAPI(api.message([api.WEATHER_CALL], "tool_use"), api.REFUSAL)
+    with pytest.raises(RefusalError) as caught:
+        scripted_loop(scripted)
+    assert caught.value.category == "cyber"
+    assert [turn["role"] for turn in caught.value.messages] == ["user", "assistant", "user"]
+
+
+def test_pause_turn_is_continued_and_counts_as_a_request():
+    scripted = ScriptedAPI(api.PAUSE_TURN, api.AFTER_PAUSE)
+    result = scripted_loop(scripted)
+    assert scripted.bodies[1]["messages"][-1] == {"role": "assistant", "content": api.PAUSE_TURN["content"]}
+    assert (result.iterations, result.message.content[0].text) == (2, "It is 14 degrees in Lyon.")
+
+
+def test_an_empty_final_reply_leaves_a_history_the_api_accepts():
+    scripted = ScriptedAPI(api.message([api.WEATHER_CALL], "tool_use"), api.EMPTY_END_TURN, api.text("Mild."))
+    result = scripted_loop(scripted)
+    assert result.stop_reason == "end_turn" and result.messages[-1]["role"] == "user"
+    with sync_client(scripted) as client:
+        follow_up = client.messages.create(model=MODEL, max_tokens=64, messages=[*result.messages, *ask("And?")])
+    assert follow_up.content[0].text == "Mild."  # the fake API refuses what the real one refuses
+
+
+def test_a_text_cut_by_max_tokens_is_returned_with_its_stop_reason():
+    result = scripted_loop(ScriptedAPI(api.CUT_TEXT))
+    assert (result.stop_reason, result.message.content[0].text) == ("max_tokens", "Once upon a time, there was a")
+
+
+def test_output_that_cannot_be_json_becomes_an_error_result_and_the_loop_goes_on():
+    def circular(city: str) -> dict:
+        """Return a dict that contains itself."""
+        loop_ = {"city": city}
+        loop_["self"] = loop_
+        return loop_
+
+    def tuple_keys(city: str) -> dict:
+        """Return a dict with a tuple key."""
+        return {(city, "fr"): 14}
+
+    for function, problem in [(circular, "ValueError: Circular reference detected"),
+                              (tuple_keys, "TypeError: keys must be str, int, float, bool or None, not tuple")]:
+        scripted = ScriptedAPI(api.message([api.WEATHER_CALL], "tool_use"), api.text("Sorry."))
+        with sync_client(scripted) as client:
+            result = run_tool_loop(client, model=MODEL, messages=ask("Weather?"), max_tokens=64,
+                                   tools=[beta_tool(function, name="get_weather")])
+        (sent,) = scripted.bodies[1]["messages"][-1]["content"]
+        assert sent["is_error"] is True
+        assert sent["content"] == f"Error: get_weather returned a dict that cannot be sent as JSON ({problem})."
+        assert result.message.content[0].text == "Sorry."
