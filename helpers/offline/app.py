@@ -9,25 +9,28 @@ Routes: `POST /v1/messages` (JSON, or SSE when the body says `"stream": true`, w
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .compose import compose, sse, stream_events
 from .errors import ApiError
 from .models import MODELS, model_info
 from .responder import respond
 from .state import RequestRecord, ServerState, Thread
-from .validation import check_headers, check_request, parse_body
+from .validation import MAX_BODY_BYTES, check_headers, check_request, parse_body
 
 ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
 THREADS_BETA = "message-threads-2026-08-12"
 MASKED_HEADERS = {"x-api-key", "authorization"}
+log = logging.getLogger("helpers.offline")
 
 
 def build_app(state: ServerState) -> Starlette:
@@ -48,13 +51,40 @@ def build_app(state: ServerState) -> Starlette:
     async def not_found(request: Request) -> Response:
         return await _handle(request, state, endpoint="unknown")
 
-    return Starlette(routes=[
+    return Starlette(middleware=[Middleware(JsonErrorGuard, state=state)], routes=[
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
         Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ])
+
+
+class JsonErrorGuard:
+    """Last line of defence: an exception that escapes a route is answered with the API's 500 `api_error` JSON
+    (never Starlette's text/plain page) and is not re-raised, so uvicorn keeps the connection open."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("the offline Claude failed outside a request handler")
+            if scope["type"] != "http" or started:
+                return
+            request_id = self.state.next_id("req_011C")
+            response = JSONResponse(ApiError(500).body(request_id), status_code=500,
+                                    headers={"request-id": request_id, "x-should-retry": "true"})
+            await response(scope, receive, send)
 
 
 def _headers_for_log(request: Request) -> dict[str, str]:
@@ -67,46 +97,76 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
     request_id = record.request_id = state.next_id("req_011C")
     headers = {"request-id": request_id, "anthropic-organization-id": ORGANIZATION_ID}
     try:
-        if endpoint == "unknown":
-            raise ApiError(404, "Not Found")
-        betas = check_headers(request.headers)
-        raw = await request.body()
-        if raw:  # logged even when a fault answers, so a retry can be compared with its first attempt
-            record.body = _json_or_none(raw)
-        fault = state.take_fault()
-        if fault:
-            record.fault = "fail_next"
-            extra = {}
-            if fault.retry_after_ms is not None:
-                extra = {"retry-after-ms": str(fault.retry_after_ms),
-                         "retry-after": str(max(1, round(fault.retry_after_ms / 1000)))}
-            raise ApiError(fault.status, fault.message, headers=extra)
-        if endpoint in {"models", "model"}:
-            return _json(record, _models(request, endpoint, state.options.context_window), headers)
-        body = parse_body(raw)
         try:
-            headers.update(state.take_request_slot(str(body.get("model"))))
-        except ApiError:
-            record.fault = "rate_limit"
-            raise
-        beta = request.query_params.get("beta") == "true" or bool(request.headers.get("anthropic-beta"))
-        if endpoint == "count_tokens":
-            _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta, betas=betas)
-            return _json(record, {"input_tokens": input_tokens}, headers)
-        return await _create(request, state, record, body, headers, beta=beta, betas=betas)
-    except ApiError as error:
-        record.status = error.status
-        record.finished_at = state.now()
-        error_headers = {} if error.bare else dict(headers)
-        return JSONResponse(error.body(request_id), status_code=error.status, headers={**error_headers,
-                                                                                       **error.headers})
+            return await _answer(request, state, record, headers, endpoint)
+        except ApiError as error:
+            return _error(record, state, error, headers)
+        except ClientDisconnect:
+            record.error = "ClientDisconnect: the client went away before sending its whole body"
+            return _error(record, state, ApiError(400, "The request body was not received in full"), headers)
+    except Exception as exc:  # a failure of the offline Claude itself: the API's 500, with the request's id
+        log.exception("the offline Claude failed on %s %s (%s)", request.method, request.url.path, request_id)
+        record.error = f"{type(exc).__name__}: {exc}"
+        return _error(record, state, ApiError(500), headers)
 
 
-def _json_or_none(raw: bytes) -> Any:
+def _error(record: RequestRecord, state: ServerState, error: ApiError, headers: dict[str, str]) -> Response:
+    record.status = error.status
+    record.finished_at = state.now()
+    error_headers = {} if error.bare else dict(headers)
+    return JSONResponse(error.body(record.request_id or ""), status_code=error.status,
+                        headers={**error_headers, **error.headers})
+
+
+async def read_body(request: Request, record: RequestRecord, state: ServerState) -> bytes:
+    """The request body, refused with the edge's bare 413 as soon as it is known to pass 32 MB.
+
+    A `Content-Length` over the limit is refused without reading a byte (uvicorn then discards what follows);
+    a chunked body is read piece by piece and refused once the pieces pass the limit."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        record.body_size = int(length)
+        raise ApiError(413, "Request exceeds the maximum size", bare=True)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            record.body_size = size
+            raise ApiError(413, "Request exceeds the maximum size", bare=True)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if raw:  # logged even when a fault answers, so a retry can be compared with its first attempt
+        state.keep_body(record, raw)
+    return raw
+
+
+async def _answer(request: Request, state: ServerState, record: RequestRecord, headers: dict[str, str],
+                  endpoint: str) -> Response:
+    if endpoint == "unknown":
+        raise ApiError(404, "Not Found")
+    raw = await read_body(request, record, state) if request.method == "POST" else b""
+    betas = check_headers(request.headers)
+    fault = state.take_fault()
+    if fault:
+        record.fault = "fail_next"
+        extra = {}
+        if fault.retry_after_ms is not None:
+            extra = {"retry-after-ms": str(fault.retry_after_ms),
+                     "retry-after": str(max(1, round(fault.retry_after_ms / 1000)))}
+        raise ApiError(fault.status, fault.message, headers=extra)
+    if endpoint in {"models", "model"}:
+        return _json(record, _models(request, endpoint, state.options.context_window), headers)
+    body = parse_body(raw)
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
+        headers.update(state.take_request_slot(str(body.get("model"))))
+    except ApiError:
+        record.fault = "rate_limit"
+        raise
+    beta = request.query_params.get("beta") == "true" or bool(request.headers.get("anthropic-beta"))
+    if endpoint == "count_tokens":
+        _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta, betas=betas)
+        return _json(record, {"input_tokens": input_tokens}, headers)
+    return await _create(request, state, record, body, headers, beta=beta, betas=betas)
 
 
 def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Response:
@@ -169,6 +229,10 @@ async def _stream(state: ServerState, record: RequestRecord, message: dict[str, 
             if delay:
                 await asyncio.sleep(delay / 1000)
             yield sse(name, data)
+    except Exception as exc:  # a failure mid-stream ends the stream as the API does, with `event: error`
+        log.exception("the offline Claude failed while streaming (%s)", record.request_id)
+        record.error = f"{type(exc).__name__}: {exc}"
+        yield sse("error", ApiError(500).body(record.request_id or ""))
     finally:
         record.finished_at = state.now()
 

@@ -40,7 +40,14 @@ def _protocol_for(state: ServerState) -> type[asyncio.Protocol]:
 
 
 class OfflineClaude:
-    """A running offline Claude: its `url`, its request log and the faults you can queue on it."""
+    """A running offline Claude: its `url`, its request log and the faults you can queue on it.
+
+    Memory is bounded whatever it is sent: a body over 32 MB is refused with a 413 before it is read (or, chunked,
+    as soon as it passes 32 MB); the log keeps the last 1,000 requests, each body as the bytes received when it is
+    at most 256 KB, and at most 32 MB of such bodies in all (older and larger ones keep only their size, sha256
+    and first KB). Nothing it is sent can make it answer Starlette's text 500: its own failures are the API's
+    500 `api_error` JSON (or, mid-stream, an `event: error`), noted in the request's `error`.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
         self.state = ServerState(Options(**options))
@@ -99,14 +106,13 @@ class OfflineClaude:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """The last 1,000 requests received (faults included), oldest first."""
+        """The last 1,000 requests received (faults and refusals included), oldest first (see `RequestRecord`)."""
         with self.state.lock:
             return list(self.state.log)
 
     def clear_requests(self) -> None:
         """Forget the request log (ids and threads are kept)."""
-        with self.state.lock:
-            self.state.log.clear()
+        self.state.clear_log()
 
     def fail_next(self, status: int, times: int = 1, retry_after_ms: float | None = 10,
                   message: str | None = None) -> None:

@@ -8,6 +8,7 @@ for the same sequence of requests.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import threading
 import time
@@ -20,7 +21,10 @@ from .errors import ApiError
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 NOMINAL_RPM = 4_000  # the limit reported in headers when no limit is enforced
-LOG_SIZE = 1_000
+LOG_SIZE = 1_000  # requests kept in the log
+BODY_KEPT_BYTES = 256 * 1024  # a body up to this size is kept whole in the log; a larger one only as a summary
+LOG_BODY_BYTES = 32 * 1024 * 1024  # kept bodies in the whole log; beyond it the oldest are reduced to summaries
+BODY_HEAD_BYTES = 1024  # how much of a body the summary keeps
 THREADS_KEPT = 1_000
 
 
@@ -37,18 +41,48 @@ class Options:
 
 @dataclass
 class RequestRecord:
-    """One request as the server received it, and how it was answered."""
+    """One request as the server received it, and how it was answered.
+
+    The body is kept as the bytes received (`raw_body`) when it is at most `BODY_KEPT_BYTES` (256 KB) and the log
+    holds fewer than `LOG_BODY_BYTES` (32 MB) of bodies; otherwise only its summary stays: `body_size` (bytes),
+    `body_sha256` and `body_head` (the first KB). `body` parses the kept bytes on each access.
+    """
 
     at: float  # seconds since the server started
     method: str
     path: str
     headers: dict[str, str]
-    body: Any = None
     status: int | None = None
-    fault: str | None = None  # "fail_next", "drop", "rate_limit" or "stream_error" when injected
+    fault: str | None = None  # "fail_next", "drop", "rate_limit", "stream_error", "scripted", "cut_stream", ...
     request_id: str | None = None
     stream: bool = False
     finished_at: float | None = None
+    error: str | None = None  # an internal failure answered with a 500 `api_error`: "ExceptionType: message"
+    body_size: int = 0  # bytes received, or announced by Content-Length when refused unread (413)
+    body_sha256: str | None = None  # of the bytes received; None when none were read
+    body_head: bytes = b""  # the first KB of the body
+    raw_body: bytes | None = None  # the whole body, while the log keeps it
+    logged: bool = field(default=False, repr=False)  # still in the log (its kept bytes count toward the bound)
+
+    @property
+    def body(self) -> Any:
+        """The JSON body as sent (a dict for a valid request), parsed anew on each access.
+
+        None when there was no body, it was not JSON, or it was too large to keep (see `body_size`)."""
+        if not self.raw_body:
+            return None
+        try:
+            return json.loads(self.raw_body)
+        except (ValueError, RecursionError):
+            return None
+
+    def keep_body(self, raw: bytes) -> int:
+        """Record `raw` (whole if small enough, else its summary); return the bytes kept whole."""
+        self.body_size = len(raw)
+        self.body_sha256 = hashlib.sha256(raw).hexdigest()
+        self.body_head = raw[:BODY_HEAD_BYTES]
+        self.raw_body = raw if len(raw) <= BODY_KEPT_BYTES else None
+        return len(self.raw_body or b"")
 
     @property
     def retry_count(self) -> int:
@@ -91,7 +125,8 @@ class ServerState:
         self.options = options
         self.started = time.monotonic()
         self.lock = threading.Lock()
-        self.log: deque[RequestRecord] = deque(maxlen=LOG_SIZE)
+        self.log: deque[RequestRecord] = deque()
+        self.log_bytes = 0  # bodies kept whole in the log
         self.faults: deque[Fault] = deque()  # errors and drops, served in the order they were queued
         self.stream_faults: deque[tuple[int, str]] = deque()
         self.counters: dict[str, int] = {}
@@ -110,7 +145,34 @@ class ServerState:
     def record(self, record: RequestRecord) -> RequestRecord:
         with self.lock:
             self.log.append(record)
+            record.logged = True
+            while len(self.log) > LOG_SIZE:
+                old = self.log.popleft()
+                old.logged = False
+                self.log_bytes -= len(old.raw_body or b"")
         return record
+
+    def keep_body(self, record: RequestRecord, raw: bytes) -> None:
+        """Log a request's body, then reduce the oldest kept bodies to summaries while over `LOG_BODY_BYTES`."""
+        with self.lock:
+            kept = record.keep_body(raw)
+            if not record.logged:
+                record.raw_body = None
+                return
+            self.log_bytes += kept
+            for old in self.log:
+                if self.log_bytes <= LOG_BODY_BYTES:
+                    break
+                if old.raw_body is not None:
+                    self.log_bytes -= len(old.raw_body)
+                    old.raw_body = None
+
+    def clear_log(self) -> None:
+        with self.lock:
+            for record in self.log:
+                record.logged = False
+            self.log.clear()
+            self.log_bytes = 0
 
     def take_fault(self) -> Fault | None:
         """The next queued error answer, unless the next fault in line is a drop (or there is none)."""
