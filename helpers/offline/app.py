@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,16 +20,18 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .compose import compose, sse, stream_events
+from .compose import compose, sse, stream_events, usage
 from .errors import ApiError
 from .models import MODELS, model_info
 from .responder import respond
-from .state import RequestRecord, ServerState, Thread
+from .state import RequestRecord, Scripted, ServerState, StreamFault, Thread
+from .tokens import count_json, count_text
 from .validation import MAX_BODY_BYTES, check_headers, check_request, parse_body
 
 ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
 THREADS_BETA = "message-threads-2026-08-12"
 MASKED_HEADERS = {"x-api-key", "authorization"}
+CONNECTION_SCOPE_KEY = "offline_claude.connection"  # the h11 protocol serving the request (see server.py)
 log = logging.getLogger("helpers.offline")
 
 
@@ -195,10 +197,16 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
         effective, beta=beta, betas=betas, context_window=state.options.context_window, history=history,
         tools_required_for_tool_blocks=state.options.tools_required_for_tool_blocks)
     conversation = [*(history or []), *body["messages"]]
-    reply = respond(effective, conversation)
-    message = compose(reply, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
-                      new_tool_id=lambda: state.next_id("toolu_01"),
-                      context_window=state.options.context_window or spec.context_window)
+    scripted = state.take_scripted()
+    if scripted is not None:
+        record.fault = "scripted"
+        message = scripted_message(scripted, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
+                                   new_id=state.next_id)
+    else:
+        reply = respond(effective, conversation)
+        message = compose(reply, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
+                          new_tool_id=lambda: state.next_id("toolu_01"),
+                          context_window=state.options.context_window or spec.context_window)
     if thread is not None:
         fields = {k: effective[k] for k in ("system", "tools") if k in effective}
         full = [*conversation, {"role": "assistant", "content": message["content"]}]
@@ -215,14 +223,45 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
     return _json(record, message, headers)
 
 
+def scripted_message(scripted: Scripted, body: dict[str, Any], *, input_tokens: int, message_id: str,
+                     new_id: Callable[[str], str]) -> dict[str, Any]:
+    """The Message for a scripted reply: its blocks as given, tool calls without an id given a fresh one, and
+    `usage` defaulting to the request's input tokens and the blocks' estimated output (at least 1)."""
+    content = []
+    for block in scripted.content:
+        block = dict(block)
+        if block["type"] in ("tool_use", "server_tool_use") and not block.get("id"):
+            block["id"] = new_id("toolu_01" if block["type"] == "tool_use" else "srvtoolu_01")
+        content.append(block)
+    output = sum(count_text(b.get("text") or b.get("thinking") or "") + count_text(b.get("name") or "")
+                 + (count_json(b["input"]) if isinstance(b.get("input"), dict) else 0) for b in content)
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": scripted.stop_reason,
+        "stop_sequence": scripted.stop_sequence,
+        "stop_details": scripted.stop_details,
+        "container": None,
+        "usage": {**usage(input_tokens, max(1, output)), **(scripted.usage or {})},
+    }
+
+
 async def _stream(state: ServerState, record: RequestRecord, message: dict[str, Any], request: Request,
-                  fault: tuple[int, str] | None) -> AsyncIterator[bytes]:
+                  fault: StreamFault | None) -> AsyncIterator[bytes]:
     options = state.options
     try:
-        for n, (name, data, tokens) in enumerate(stream_events(message)):
-            if fault and n == fault[0]:
+        events = list(stream_events(message))
+        for n, (name, data, tokens) in enumerate(events):
+            if fault and n == min(fault.after_events, len(events) - 1):
+                if fault.cut:  # the connection closes mid-body: no error event, no end of the chunked body
+                    record.fault = "cut_stream"
+                    request.scope[CONNECTION_SCOPE_KEY].cut()
+                    return
                 record.fault = "stream_error"
-                error = ApiError(529 if fault[1] == "overloaded_error" else 500, error_type=fault[1])
+                error = ApiError(529 if fault.error_type == "overloaded_error" else 500, error_type=fault.error_type)
                 yield sse("error", error.body(record.request_id or ""))
                 return
             delay = options.first_token_ms if n == 0 else options.per_token_ms * tokens

@@ -11,22 +11,28 @@ import asyncio
 import threading
 import time
 from dataclasses import fields, replace
-from typing import Any
+from typing import Any, get_args
 
+import pydantic
 import uvicorn
+from anthropic.types import ContentBlock, RefusalStopDetails, StopReason
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .app import build_app
+from .app import CONNECTION_SCOPE_KEY, build_app
 from .errors import error_type_for
-from .state import Fault, Options, RequestRecord, ServerState
+from .state import Fault, Options, RequestRecord, Scripted, ServerState, StreamFault
 
 API_REQUEST_STARTS = (b"GET /v1/", b"POST /v1/", b"DELETE /v1/")
+STOP_REASONS = get_args(StopReason)
+BLOCK_MODELS = {get_args(model.model_fields["type"].annotation)[0]: model
+                for model in get_args(get_args(ContentBlock)[0])}  # "text": TextBlock, ...
 
 
 def _protocol_for(state: ServerState) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol, able to close a connection without answering (`drop_next`)."""
+    """uvicorn's h11 protocol, able to close a connection without answering (`drop_next`) and to close it in the
+    middle of a streamed body (`cut_stream_next`): each request's scope carries the protocol serving it."""
 
-    class DroppingH11Protocol(H11Protocol):
+    class FaultyH11Protocol(H11Protocol):
         def data_received(self, data: bytes) -> None:
             if data.startswith(API_REQUEST_STARTS) and state.take_drop():
                 method, path = data.split(b" ", 2)[:2]
@@ -36,7 +42,18 @@ def _protocol_for(state: ServerState) -> type[asyncio.Protocol]:
                 return
             super().data_received(data)
 
-    return DroppingH11Protocol
+        def handle_events(self) -> None:
+            super().handle_events()  # may create a request cycle whose task has not run yet
+            if self.cycle is not None:
+                self.cycle.scope.setdefault(CONNECTION_SCOPE_KEY, self)  # type: ignore[typeddict-unknown-key]
+
+        def cut(self) -> None:
+            """Close the connection now, after what was written so far, without ending the response body."""
+            if self.cycle is not None:
+                self.cycle.disconnected = True  # uvicorn writes nothing more for this response
+            self.transport.close()
+
+    return FaultyH11Protocol
 
 
 class OfflineClaude:
@@ -128,10 +145,51 @@ class OfflineClaude:
     def fail_stream_next(self, after_events: int = 3, error_type: str = "overloaded_error") -> None:
         """Break the next streamed reply with an `event: error` after `after_events` events (HTTP status 200).
 
-        Events are counted as sent on the wire, `ping` included (the SDK never shows `ping` to you).
+        Events are counted as sent on the wire, `ping` included (the SDK never shows `ping` to you); a reply with
+        fewer events breaks before its last one.
         """
         with self.state.lock:
-            self.state.stream_faults.append((after_events, error_type))
+            self.state.stream_faults.append(StreamFault(after_events, error_type))
+
+    def cut_stream_next(self, after_events: int = 3) -> None:
+        """Close the connection in the middle of the next streamed reply, after `after_events` events (`ping`
+        included; before the last event if the reply has fewer): the chunked body never ends, so the SDK raises
+        `anthropic.APIConnectionError` (caused by `httpx2.RemoteProtocolError`) while you iterate.
+
+        Stream faults (this and `fail_stream_next`) wait for the next streamed reply, in the order queued, and
+        apply to a scripted reply too."""
+        with self.state.lock:
+            self.state.stream_faults.append(StreamFault(after_events, cut=True))
+
+    def reply_next(self, content: list[dict[str, Any]], stop_reason: str = "end_turn",
+                   usage: dict[str, Any] | None = None, stop_details: dict[str, Any] | None = None,
+                   times: int = 1, stop_sequence: str | None = None) -> None:
+        """Answer the next `times` valid `POST /v1/messages` requests with exactly this reply, as JSON or SSE.
+
+        `content` is a list of content blocks as the API sends them (`{"type": "text", "text": ...}`,
+        `{"type": "tool_use", "name": ..., "input": {...}}`, `{"type": "thinking", "thinking": ...,
+        "signature": ...}`, ...); a `tool_use` without an `id` gets a fresh `toolu_...` one. `stop_reason` is one
+        of the SDK's `StopReason` values. `usage` entries override the defaults: the request's input tokens and
+        the blocks' estimated output tokens (at least 1). Requests are still validated first: a bad one gets its
+        400 and the scripted reply waits for the next.
+
+        Scripted replies share one queue with `fail_next` and `drop_next` and are served in the order queued;
+        each waits at the head of the queue for a request it applies to (an error or a drop: any API request; a
+        scripted reply: a valid `POST /v1/messages`). Raises `ValueError` for a block, stop reason or
+        `stop_details` the API cannot send.
+        """
+        check_scripted(content, stop_reason, stop_details)
+        with self.state.lock:
+            self.state.faults.extend(Scripted([dict(b) for b in content], stop_reason, usage, stop_details,
+                                              stop_sequence) for _ in range(times))
+
+    def refuse_next(self, category: str | None = "cyber", explanation: str | None = None, text: str = "") -> None:
+        """Answer the next valid `POST /v1/messages` with a refusal: `stop_reason: "refusal"` and
+        `stop_details: {"type": "refusal", "category": category, "explanation": explanation}`; `text` is what
+        was said before the refusal (`""`: `content` is empty). Categories are the SDK's `RefusalStopDetails`
+        ones: "cyber", "bio", "frontier_llm", "reasoning_extraction", "general_harms" or None."""
+        details = {"type": "refusal", "category": category, "explanation": explanation}
+        self.reply_next([{"type": "text", "text": text}] if text else [], stop_reason="refusal", stop_details=details)
 
     def drop_next(self, times: int = 1) -> None:
         """Close the connection of the next `times` API requests without answering."""
@@ -139,13 +197,37 @@ class OfflineClaude:
             self.state.faults.extend(Fault(0, None, drop=True) for _ in range(times))
 
     def reset_faults(self) -> None:
-        """Cancel every queued fault."""
+        """Cancel every queued fault and scripted reply."""
         with self.state.lock:
             self.state.faults.clear()
             self.state.stream_faults.clear()
 
     def __repr__(self) -> str:
         return f"OfflineClaude(url={self.url!r})"
+
+
+def check_scripted(content: list[dict[str, Any]], stop_reason: str, stop_details: dict[str, Any] | None) -> None:
+    """Raise `ValueError` unless the SDK's own types accept these blocks, this stop reason and these details."""
+    if stop_reason not in STOP_REASONS:
+        raise ValueError(f"stop_reason {stop_reason!r} is not one the API sends; use one of {list(STOP_REASONS)}")
+    for index, block in enumerate(content):
+        kind = block.get("type") if isinstance(block, dict) else None
+        model = BLOCK_MODELS.get(kind)  # type: ignore[arg-type]
+        if model is None:
+            raise ValueError(f"content.{index}: type {kind!r} is not a content block type; use one of "
+                             f"{sorted(BLOCK_MODELS)}")
+        filled = {"id": "toolu_placeholder", **block} if kind in ("tool_use", "server_tool_use") else block
+        try:
+            model.model_validate(filled)
+        except pydantic.ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise ValueError(f"content.{index} ({kind}): {problems}") from None
+    if stop_details is not None:
+        try:
+            RefusalStopDetails.model_validate(stop_details)
+        except pydantic.ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise ValueError(f"stop_details: {problems}") from None
 
 
 def start_server(host: str = "127.0.0.1", port: int = 0, **options: Any) -> OfflineClaude:

@@ -101,6 +101,27 @@ class Fault:
 
 
 @dataclass
+class Scripted:
+    """One queued reply (`reply_next`, `refuse_next`): sent as given to the next valid `POST /v1/messages`."""
+
+    content: list[dict[str, Any]]
+    stop_reason: str
+    usage: dict[str, Any] | None = None
+    stop_details: dict[str, Any] | None = None
+    stop_sequence: str | None = None
+
+
+@dataclass
+class StreamFault:
+    """A queued break of the next streamed reply after `after_events` events (ping included): an `event: error`
+    of `error_type`, or (`cut`) the connection closed in the middle of the body."""
+
+    after_events: int
+    error_type: str = "overloaded_error"
+    cut: bool = False
+
+
+@dataclass
 class Thread:
     """A server-held conversation: its full history and the fields it was created with."""
 
@@ -127,8 +148,8 @@ class ServerState:
         self.lock = threading.Lock()
         self.log: deque[RequestRecord] = deque()
         self.log_bytes = 0  # bodies kept whole in the log
-        self.faults: deque[Fault] = deque()  # errors and drops, served in the order they were queued
-        self.stream_faults: deque[tuple[int, str]] = deque()
+        self.faults: deque[Fault | Scripted] = deque()  # errors, drops and scripted replies, in the order queued
+        self.stream_faults: deque[StreamFault] = deque()
         self.counters: dict[str, int] = {}
         self.threads: OrderedDict[str, Thread] = OrderedDict()
         self.bucket: float | None = None  # requests available now; None: full
@@ -175,18 +196,25 @@ class ServerState:
             self.log_bytes = 0
 
     def take_fault(self) -> Fault | None:
-        """The next queued error answer, unless the next fault in line is a drop (or there is none)."""
+        """The next queued error answer, if it is first in line (not a drop or a scripted reply)."""
         with self.lock:
-            return self.faults.popleft() if self.faults and not self.faults[0].drop else None
+            head = self.faults[0] if self.faults else None
+            return self.faults.popleft() if isinstance(head, Fault) and not head.drop else None
 
-    def take_stream_fault(self) -> tuple[int, str] | None:
+    def take_scripted(self) -> Scripted | None:
+        """The next scripted reply, if it is first in line."""
+        with self.lock:
+            return self.faults.popleft() if self.faults and isinstance(self.faults[0], Scripted) else None
+
+    def take_stream_fault(self) -> StreamFault | None:
         with self.lock:
             return self.stream_faults.popleft() if self.stream_faults else None
 
     def take_drop(self) -> bool:
         """Whether to drop this connection: the next fault in line is a drop (it is then used up)."""
         with self.lock:
-            if self.faults and self.faults[0].drop:
+            head = self.faults[0] if self.faults else None
+            if isinstance(head, Fault) and head.drop:
                 self.faults.popleft()
                 return True
             return False
