@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import anthropic
@@ -75,8 +76,8 @@ def test_a_crash_mid_stream_ends_the_stream_with_an_error_event(server, client, 
 
     def breaking(message: dict[str, Any]) -> Iterator[Any]:
         events = real(message)
-        yield next(events)
-        yield next(events)
+        for _ in range(3):  # the server looks one event ahead, so two are sent before the failure shows
+            yield next(events)
         raise RuntimeError("boom")
 
     monkeypatch.setattr(app_module, "stream_events", breaking)
@@ -91,3 +92,87 @@ def test_a_crash_mid_stream_ends_the_stream_with_an_error_event(server, client, 
     monkeypatch.undo()
     ok = client.post(f"{server.url}/v1/messages", json=HELLO, headers=HEADERS)
     assert ok.status_code == 200 and local_port(ok) == local_port(resp)
+
+
+# -- rate-limit headers and x-should-retry ---------------------------------------------------------------------
+
+def families(resp: httpx2.Response) -> dict[str, tuple[int, int, datetime]]:
+    found = {}
+    for name in ("requests", "input-tokens", "output-tokens", "tokens"):
+        prefix = f"anthropic-ratelimit-{name}-"
+        reset = datetime.fromisoformat(resp.headers[prefix + "reset"].replace("Z", "+00:00"))  # RFC 3339
+        found[name] = (int(resp.headers[prefix + "limit"]), int(resp.headers[prefix + "remaining"]), reset)
+    return found
+
+
+def test_every_messages_answer_carries_the_four_rate_limit_families(server, client):
+    ok = client.post(f"{server.url}/v1/messages", headers=HEADERS, json={
+        **HELLO, "max_tokens": 20_000, "messages": [{"role": "user", "content": "Count to 3000"}]})
+    assert ok.status_code == 200
+    output_tokens = ok.json()["usage"]["output_tokens"]
+    assert output_tokens > 5_000
+    found = families(ok)
+    now = datetime.now(timezone.utc)
+    assert found["requests"][0] == 4_000 and 0 < found["requests"][1] < 4_000  # nominal: nothing is enforced
+    assert found["input-tokens"][:2] == (2_000_000, 2_000_000)  # a few input tokens: rounded to the thousand
+    assert found["output-tokens"][0] == 400_000
+    assert found["output-tokens"][1] == round(400_000 - output_tokens, -3)
+    assert found["tokens"] == found["output-tokens"]  # the more restrictive of the two now
+    assert all(now - timedelta(seconds=2) <= reset <= now + timedelta(seconds=62) for _, _, reset in found.values())
+    refused = client.post(f"{server.url}/v1/messages", headers=HEADERS, json={**HELLO, "messages": []})
+    assert refused.status_code == 400 and set(families(refused)) == set(found)
+
+
+def test_the_requests_family_reports_an_enforced_limit(server, client):
+    server.configure(requests_per_minute=60)
+    first = client.post(f"{server.url}/v1/messages", headers=HEADERS, json=HELLO)
+    second = client.post(f"{server.url}/v1/messages", headers=HEADERS, json=HELLO)
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert families(first)["requests"][:2] == (60, 0) and families(second)["requests"][:2] == (60, 0)
+    assert second.headers["x-should-retry"] == "true" and int(second.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize(("status", "should_retry"), [
+    (400, "false"), (401, "false"), (403, "false"), (404, "false"), (409, "true"), (429, "true"), (500, "true"),
+    (529, "true")])
+def test_error_answers_say_whether_to_retry(server, client, status, should_retry):
+    server.fail_next(status)
+    resp = client.post(f"{server.url}/v1/messages", headers=HEADERS, json=HELLO)
+    assert resp.status_code == status and resp.headers["x-should-retry"] == should_retry
+
+
+def test_a_real_400_says_not_to_retry(server, client):
+    resp = client.post(f"{server.url}/v1/messages", headers=HEADERS, json={**HELLO, "max_tokens": "ten"})
+    assert resp.status_code == 400 and resp.headers["x-should-retry"] == "false"
+
+
+def test_409_conflict_error_is_in_the_table_and_the_sdk_retries_it(server):
+    server.fail_next(409, times=3, retry_after_ms=1)
+    with pytest.raises(anthropic.ConflictError) as caught:
+        Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=2).messages.create(**HELLO)
+    assert caught.value.type == "conflict_error"
+    assert caught.value.api_message == "The request conflicts with the current state of the resource."
+    assert len(server.requests) == 3
+
+
+def test_the_spend_cap_is_a_429_without_retry_after_that_the_sdk_does_not_retry(server, client):
+    server.spend_cap_next()
+    with pytest.raises(anthropic.EnforcedSpendLimitReachedError) as caught:
+        Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=2).messages.create(**HELLO)
+    error = caught.value
+    assert isinstance(error, anthropic.RateLimitError) and error.status_code == 429
+    assert error.type == "rate_limit_error" and error.error_code == "enforced_spend_limit_reached"
+    assert error.api_message.startswith("You have reached your API tier's monthly spend limit.")
+    assert "retry-after" not in error.response.headers and "retry-after-ms" not in error.response.headers
+    assert error.response.headers["x-should-retry"] == "false"
+    assert [(r.status, r.fault) for r in server.requests] == [(429, "spend_cap")]
+
+
+def test_a_workspace_spend_limit_is_a_400(server):
+    server.spend_limit_next()
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        Anthropic(api_key="sk-ant-test", base_url=server.url).messages.create(**HELLO)
+    assert caught.value.type == "invalid_request_error"
+    assert caught.value.api_message.startswith("You have reached your specified workspace API usage limits. "
+                                               "You will regain access on ")
+    assert [(r.status, r.fault) for r in server.requests] == [(400, "spend_limit")]

@@ -102,22 +102,35 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
         try:
             return await _answer(request, state, record, headers, endpoint)
         except ApiError as error:
-            return _error(record, state, error, headers)
+            return _error(record, state, error, headers, endpoint)
         except ClientDisconnect:
             record.error = "ClientDisconnect: the client went away before sending its whole body"
-            return _error(record, state, ApiError(400, "The request body was not received in full"), headers)
+            return _error(record, state, ApiError(400, "The request body was not received in full"), headers,
+                          endpoint)
     except Exception as exc:  # a failure of the offline Claude itself: the API's 500, with the request's id
         log.exception("the offline Claude failed on %s %s (%s)", request.method, request.url.path, request_id)
         record.error = f"{type(exc).__name__}: {exc}"
-        return _error(record, state, ApiError(500), headers)
+        return _error(record, state, ApiError(500), headers, endpoint)
 
 
-def _error(record: RequestRecord, state: ServerState, error: ApiError, headers: dict[str, str]) -> Response:
+def should_retry(status: int) -> str:
+    """The `x-should-retry` value sent with an error answer.
+
+    The API was seen sending `true` on a 429 (anthropic-sdk-typescript#357); the SDK retries what it marks `true`
+    and never what it marks `false` (`_base_client._should_retry`). `true` on 408, 409, 429 and 5xx (which the
+    SDK retries anyway), `false` on other 4xx, where the same request cannot succeed, are assumed."""
+    return "true" if status in (408, 409, 429) or status >= 500 else "false"
+
+
+def _error(record: RequestRecord, state: ServerState, error: ApiError, headers: dict[str, str],
+           endpoint: str) -> Response:
     record.status = error.status
     record.finished_at = state.now()
-    error_headers = {} if error.bare else dict(headers)
+    if error.bare:  # the edge's answer: none of the API's headers
+        return JSONResponse(error.body(""), status_code=error.status, headers=error.headers)
+    rate = state.rate_headers() if endpoint == "create" else {}
     return JSONResponse(error.body(record.request_id or ""), status_code=error.status,
-                        headers={**error_headers, **error.headers})
+                        headers={**rate, **headers, "x-should-retry": should_retry(error.status), **error.headers})
 
 
 async def read_body(request: Request, record: RequestRecord, state: ServerState) -> bytes:
@@ -150,12 +163,14 @@ async def _answer(request: Request, state: ServerState, record: RequestRecord, h
     betas = check_headers(request.headers)
     fault = state.take_fault()
     if fault:
-        record.fault = "fail_next"
+        record.fault = fault.name
         extra = {}
         if fault.retry_after_ms is not None:
             extra = {"retry-after-ms": str(fault.retry_after_ms),
                      "retry-after": str(max(1, round(fault.retry_after_ms / 1000)))}
-        raise ApiError(fault.status, fault.message, headers=extra)
+        if fault.should_retry is not None:
+            extra["x-should-retry"] = "true" if fault.should_retry else "false"
+        raise ApiError(fault.status, fault.message, details=fault.details, headers=extra)
     if endpoint in {"models", "model"}:
         return _json(record, _models(request, endpoint, state.options.context_window), headers)
     body = parse_body(raw)
@@ -207,6 +222,8 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
         message = compose(reply, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
                           new_tool_id=lambda: state.next_id("toolu_01"),
                           context_window=state.options.context_window or spec.context_window)
+    state.spend_tokens(message["usage"]["input_tokens"], message["usage"]["output_tokens"])
+    headers.update(state.rate_headers())
     if thread is not None:
         fields = {k: effective[k] for k in ("system", "tools") if k in effective}
         full = [*conversation, {"role": "assistant", "content": message["content"]}]
@@ -253,9 +270,13 @@ async def _stream(state: ServerState, record: RequestRecord, message: dict[str, 
                   fault: StreamFault | None) -> AsyncIterator[bytes]:
     options = state.options
     try:
-        events = list(stream_events(message))
-        for n, (name, data, tokens) in enumerate(events):
-            if fault and n == min(fault.after_events, len(events) - 1):
+        events = stream_events(message)
+        upcoming = next(events, None)
+        n = -1
+        while upcoming is not None:
+            (name, data, tokens), upcoming = upcoming, next(events, None)
+            n += 1
+            if fault and (n == fault.after_events or (upcoming is None and n < fault.after_events)):
                 if fault.cut:  # the connection closes mid-body: no error event, no end of the chunked body
                     record.fault = "cut_stream"
                     request.scope[CONNECTION_SCOPE_KEY].cut()

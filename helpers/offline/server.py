@@ -11,6 +11,7 @@ import asyncio
 import threading
 import time
 from dataclasses import fields, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any, get_args
 
 import pydantic
@@ -142,6 +143,27 @@ class OfflineClaude:
         with self.state.lock:
             self.state.faults.extend(Fault(status, retry_after_ms, message) for _ in range(times))
 
+    def spend_cap_next(self, times: int = 1) -> None:
+        """Answer the next `times` API requests as an organization past its tier's monthly spend cap does: 429
+        `rate_limit_error` with `details.error_code: "enforced_spend_limit_reached"` (the SDK raises
+        `anthropic.EnforcedSpendLimitReachedError`) and no `retry-after`, for it "keeps failing until access
+        resumes" (docs: api/errors). The message and `x-should-retry: false` are assumed."""
+        message = ("You have reached your API tier's monthly spend limit. Your access will resume on "
+                   f"{_next_month()} at 00:00 UTC.")  # assumed
+        with self.state.lock:
+            self.state.faults.extend(Fault(429, None, message, details={"error_code": "enforced_spend_limit_reached"},
+                                           should_retry=False, name="spend_cap") for _ in range(times))
+
+    def spend_limit_next(self, times: int = 1, workspace: bool = True) -> None:
+        """Answer the next `times` API requests as a spend limit you set does: 400 `invalid_request_error` (docs:
+        api/errors: "The API also returns a 400 when usage reaches an organization or workspace spend limit you
+        set"), with a message that begins as documented; the date part is assumed."""
+        scope = "workspace " if workspace else ""
+        message = (f"You have reached your specified {scope}API usage limits. You will regain access on "
+                   f"{_next_month()} at 00:00 UTC.")
+        with self.state.lock:
+            self.state.faults.extend(Fault(400, None, message, name="spend_limit") for _ in range(times))
+
     def fail_stream_next(self, after_events: int = 3, error_type: str = "overloaded_error") -> None:
         """Break the next streamed reply with an `event: error` after `after_events` events (HTTP status 200).
 
@@ -204,6 +226,11 @@ class OfflineClaude:
 
     def __repr__(self) -> str:
         return f"OfflineClaude(url={self.url!r})"
+
+
+def _next_month() -> str:
+    today = datetime.now(timezone.utc).date()
+    return (today.replace(day=1) + timedelta(days=32)).replace(day=1).isoformat()
 
 
 def check_scripted(content: list[dict[str, Any]], stop_reason: str, stop_details: dict[str, Any] | None) -> None:

@@ -21,6 +21,7 @@ from .errors import ApiError
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 NOMINAL_RPM = 4_000  # the limit reported in headers when no limit is enforced
+NOMINAL_TOKEN_LIMITS = {"input-tokens": 2_000_000, "output-tokens": 400_000}  # per minute, reported only; assumed
 LOG_SIZE = 1_000  # requests kept in the log
 BODY_KEPT_BYTES = 256 * 1024  # a body up to this size is kept whole in the log; a larger one only as a summary
 LOG_BODY_BYTES = 32 * 1024 * 1024  # kept bodies in the whole log; beyond it the oldest are reduced to summaries
@@ -98,6 +99,9 @@ class Fault:
     retry_after_ms: float | None
     message: str | None = None
     drop: bool = False
+    details: dict[str, Any] | None = None  # the error body's `details` (e.g. an `error_code`)
+    should_retry: bool | None = None  # `x-should-retry` when it differs from the status's default
+    name: str = "fail_next"  # what the request log calls it
 
 
 @dataclass
@@ -154,6 +158,7 @@ class ServerState:
         self.threads: OrderedDict[str, Thread] = OrderedDict()
         self.bucket: float | None = None  # requests available now; None: full
         self.bucket_at = time.monotonic()
+        self.token_levels: dict[str, tuple[float, float]] = {}  # family: (tokens left, when), for the headers
 
     def now(self) -> float:
         return round(time.monotonic() - self.started, 6)
@@ -227,31 +232,71 @@ class ServerState:
         """Spend one request from the token bucket; raise a 429 if a limit is enforced and the bucket is empty.
 
         The bucket holds one second's worth of requests (at least one) and refills continuously at the rate of
-        `requests_per_minute`, as the API's limiter does: a burst beyond it is refused at once.
+        `requests_per_minute`, as the API's limiter does: a burst beyond it is refused at once. Returns the
+        rate-limit headers after spending it (see `rate_headers`).
         """
         rpm, enforced = self._limit()
         capacity, rate = max(1.0, math.ceil(rpm / 60)), rpm / 60
         with self.lock:
-            now = time.monotonic()
-            filled = capacity if self.bucket is None else self.bucket + (now - self.bucket_at) * rate
-            self.bucket = min(capacity, filled)
-            self.bucket_at = now
-            if self.bucket < 1 and enforced:
-                wait = (1 - self.bucket) / rate
+            level = self._refill(capacity, rate)
+            if level < 1 and enforced:
+                wait = (1 - level) / rate
                 headers = {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(math.ceil(wait * 1000))}
-                headers.update(self._rate_headers(rpm, 0, wait))
+                headers.update(self._rate_headers_locked())
                 raise ApiError(429, f"This request would exceed your organization's rate limit of {rpm} requests "
                                f"per minute (org: offline, model: {model}). For details, refer to: "
                                "https://docs.claude.com/en/api/rate-limits.", headers=headers)
-            self.bucket = max(0.0, self.bucket - 1)  # remaining is the bucket's fill, expressed per minute
-            return self._rate_headers(rpm, int(self.bucket / capacity * rpm), (capacity - self.bucket) / rate)
+            self.bucket = max(0.0, level - 1)
+            return self._rate_headers_locked()
 
-    @staticmethod
-    def _rate_headers(rpm: int, remaining: int, refill_s: float) -> dict[str, str]:
-        reset = (datetime.now(timezone.utc) + timedelta(seconds=refill_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"anthropic-ratelimit-requests-limit": str(rpm),
-                "anthropic-ratelimit-requests-remaining": str(remaining),
-                "anthropic-ratelimit-requests-reset": reset}
+    def _refill(self, capacity: float, rate: float) -> float:
+        now = time.monotonic()
+        filled = capacity if self.bucket is None else self.bucket + (now - self.bucket_at) * rate
+        self.bucket, self.bucket_at = min(capacity, filled), now
+        return self.bucket
+
+    def spend_tokens(self, input_tokens: int, output_tokens: int) -> None:
+        """Count a reply's tokens against the nominal per-minute token limits (reported, never enforced)."""
+        with self.lock:
+            for name, spent in (("input-tokens", input_tokens), ("output-tokens", output_tokens)):
+                level = self._token_level(name)
+                self.token_levels[name] = (max(0.0, level - spent), time.monotonic())
+
+    def _token_level(self, name: str) -> float:
+        limit = NOMINAL_TOKEN_LIMITS[name]
+        level, at = self.token_levels.get(name, (float(limit), time.monotonic()))
+        return min(float(limit), level + (time.monotonic() - at) * limit / 60)
+
+    def rate_headers(self) -> dict[str, str]:
+        """The four `anthropic-ratelimit-*` families as they stand now (docs: api/rate-limits, response headers).
+
+        `requests-*` reports `requests_per_minute` when it is enforced, else a nominal 4,000; the input and output
+        token families report nominal limits (`NOMINAL_TOKEN_LIMITS`) refilled continuously, with `remaining`
+        rounded to the nearest thousand; `tokens-*` repeats whichever of the two is the more restrictive now.
+        Resets are RFC 3339 times at which the bucket is full again."""
+        with self.lock:
+            rpm, _ = self._limit()
+            self._refill(max(1.0, math.ceil(rpm / 60)), rpm / 60)
+            return self._rate_headers_locked()
+
+    def _rate_headers_locked(self) -> dict[str, str]:
+        rpm, _ = self._limit()
+        capacity, rate = max(1.0, math.ceil(rpm / 60)), rpm / 60
+        level = capacity if self.bucket is None else self.bucket
+        families = {"requests": (rpm, math.floor(level) / capacity * rpm, (capacity - level) / rate)}
+        for name, limit in NOMINAL_TOKEN_LIMITS.items():
+            tokens = self._token_level(name)
+            families[name] = (limit, tokens, (limit - tokens) / (limit / 60))
+        families["tokens"] = min((families["input-tokens"], families["output-tokens"]), key=lambda f: f[1] / f[0])
+        now = datetime.now(timezone.utc)
+        headers = {}
+        for name, (limit, remaining, refill_s) in families.items():
+            headers[f"anthropic-ratelimit-{name}-limit"] = str(limit)
+            shown = int(remaining) if name == "requests" else int(round(remaining, -3))  # tokens: nearest thousand
+            headers[f"anthropic-ratelimit-{name}-remaining"] = str(shown)
+            headers[f"anthropic-ratelimit-{name}-reset"] = (now + timedelta(seconds=refill_s)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
+        return headers
 
     def store_thread(self, message_id: str, thread: Thread) -> None:
         with self.lock:
