@@ -176,3 +176,43 @@ def test_a_workspace_spend_limit_is_a_400(server):
     assert caught.value.api_message.startswith("You have reached your specified workspace API usage limits. "
                                                "You will regain access on ")
     assert [(r.status, r.fault) for r in server.requests] == [(400, "spend_limit")]
+
+
+# -- CORS (addendum section 9) ---------------------------------------------------------------------------------
+
+ORIGIN = {"origin": "https://app.example"}
+
+
+def test_a_browser_request_without_the_dangerous_header_is_refused_without_cors_headers(server, client):
+    resp = client.post(f"{server.url}/v1/messages", headers={**HEADERS, **ORIGIN}, json=HELLO)
+    assert resp.status_code == 401
+    assert resp.json() == {"type": "error", "error": {
+        "details": None, "type": "authentication_error",
+        "message": "CORS requests must set 'anthropic-dangerous-direct-browser-access' header"},
+        "request_id": resp.headers["request-id"]}
+    assert not [name for name in resp.headers if name.startswith("access-control-")]
+
+
+def test_a_browser_request_with_the_dangerous_header_gets_the_cors_headers(server, client):
+    browser = {**HEADERS, **ORIGIN, "anthropic-dangerous-direct-browser-access": "true"}
+    ok = client.post(f"{server.url}/v1/messages", headers=browser, json=HELLO)
+    streamed = client.post(f"{server.url}/v1/messages", headers=browser, json={**HELLO, "stream": True})
+    refused = client.post(f"{server.url}/v1/messages", headers=browser, json={**HELLO, "messages": []})
+    models = client.get(f"{server.url}/v1/models", headers=browser)
+    assert [r.status_code for r in (ok, streamed, refused, models)] == [200, 200, 400, 200]
+    for resp in (ok, streamed, refused, models):
+        assert resp.headers["access-control-allow-origin"] == "*"
+        assert resp.headers["access-control-expose-headers"] == "*"
+    plain = client.post(f"{server.url}/v1/messages", headers=HEADERS, json=HELLO)  # no Origin: no CORS headers
+    assert "access-control-allow-origin" not in plain.headers
+
+
+def test_a_preflight_is_answered_204_with_the_headers_a_browser_needs(server, client):
+    asked = "x-api-key, anthropic-version, anthropic-beta, content-type, anthropic-dangerous-direct-browser-access"
+    resp = client.options(f"{server.url}/v1/messages", headers={
+        **ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": asked})
+    assert resp.status_code == 204 and resp.content == b""
+    assert resp.headers["access-control-allow-origin"] == "*"
+    assert resp.headers["access-control-allow-methods"] == "GET, POST, DELETE, OPTIONS"
+    assert resp.headers["access-control-allow-headers"] == asked
+    assert server.requests[-1].method == "OPTIONS" and server.requests[-1].status == 204

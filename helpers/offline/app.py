@@ -1,9 +1,13 @@
 """The offline Claude's HTTP face: a Starlette app serving the Messages API routes on top of `ServerState`.
 
 Routes: `POST /v1/messages` (JSON, or SSE when the body says `"stream": true`, whatever `Accept` says),
-`POST /v1/messages/count_tokens`, `GET /v1/models` and `GET /v1/models/{id}`. Every answer carries a
-`request-id` header and the rate-limit headers; every error has the API's body. Server-held threads (the beta
-`thread` field that the SDK's tool runner sends) are kept in memory by the id of the reply they end with.
+`POST /v1/messages/count_tokens`, `GET /v1/models` and `GET /v1/models/{id}`, and `OPTIONS` on any path (a CORS
+preflight). Every answer carries a `request-id` header, every `/v1/messages` answer the four rate-limit header
+families, every error the API's body and `x-should-retry`. A request with an `Origin` header (a browser) is
+refused with the API's 401 unless it sends `anthropic-dangerous-direct-browser-access: true`, and then gets the
+CORS headers. Bodies over 32 MB are refused before they are read; the offline Claude's own failures are the API's
+500, never a text page. Server-held threads (the beta `thread` field that the SDK's tool runner sends) are kept
+in memory by the id of the reply they end with.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from .validation import MAX_BODY_BYTES, check_headers, check_request, parse_body
 ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
 THREADS_BETA = "message-threads-2026-08-12"
 MASKED_HEADERS = {"x-api-key", "authorization"}
+BROWSER_HEADER = "anthropic-dangerous-direct-browser-access"
+CORS_REFUSED = f"CORS requests must set '{BROWSER_HEADER}' header"
+CORS_HEADERS = {"access-control-allow-origin": "*", "access-control-expose-headers": "*"}
 CONNECTION_SCOPE_KEY = "offline_claude.connection"  # the h11 protocol serving the request (see server.py)
 log = logging.getLogger("helpers.offline")
 
@@ -53,11 +60,21 @@ def build_app(state: ServerState) -> Starlette:
     async def not_found(request: Request) -> Response:
         return await _handle(request, state, endpoint="unknown")
 
+    async def preflight(request: Request) -> Response:
+        record = state.record(RequestRecord(at=state.now(), method="OPTIONS", path=request.url.path,
+                                            headers=_headers_for_log(request), status=204, finished_at=state.now()))
+        record.request_id = state.next_id("req_011C")
+        return Response(status_code=204, headers={
+            **CORS_HEADERS, "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
+            "access-control-allow-headers": request.headers.get("access-control-request-headers", ""),
+        })  # assumed: no public capture of the API's preflight answer (addendum section 9)
+
     return Starlette(middleware=[Middleware(JsonErrorGuard, state=state)], routes=[
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+        Route("/{path:path}", preflight, methods=["OPTIONS"]),
         Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ])
 
@@ -157,6 +174,10 @@ async def read_body(request: Request, record: RequestRecord, state: ServerState)
 
 async def _answer(request: Request, state: ServerState, record: RequestRecord, headers: dict[str, str],
                   endpoint: str) -> Response:
+    if "origin" in request.headers:  # a browser's request (docs: api/errors; addendum section 9)
+        if request.headers.get(BROWSER_HEADER) != "true":
+            raise ApiError(401, CORS_REFUSED)
+        headers.update(CORS_HEADERS)
     if endpoint == "unknown":
         raise ApiError(404, "Not Found")
     raw = await read_body(request, record, state) if request.method == "POST" else b""
