@@ -181,7 +181,7 @@ async def _answer(request: Request, state: ServerState, record: RequestRecord, h
     if endpoint == "unknown":
         raise ApiError(404, "Not Found")
     raw = await read_body(request, record, state) if request.method == "POST" else b""
-    betas = check_headers(request.headers)
+    betas = check_headers(request.headers, extra_betas=frozenset(state.options.extra_betas))
     fault = state.take_fault()
     if fault:
         record.fault = fault.name

@@ -260,7 +260,8 @@ def check_scripted(content: list[dict[str, Any]], stop_reason: str, stop_details
 def start_server(host: str = "127.0.0.1", port: int = 0, **options: Any) -> OfflineClaude:
     """Start an offline Claude in a background thread (port 0: a free port) and return it, already listening.
 
-    Options: `first_token_ms`, `per_token_ms`, `requests_per_minute`, `context_window` (see `Options`).
+    Options: `first_token_ms`, `per_token_ms`, `requests_per_minute`, `context_window`,
+    `tools_required_for_tool_blocks` and `extra_betas` (see `Options`).
     Use it as a context manager to stop it at the end of a block.
     """
     return OfflineClaude(host, port, **options).start()

@@ -38,6 +38,7 @@ class Options:
     requests_per_minute: int | None = None  # enforce a rate limit (429 + retry-after); None for none
     context_window: int | None = None  # override every model's context window
     tools_required_for_tool_blocks: bool = False  # rule 26: refuse tool blocks sent without `tools`
+    extra_betas: tuple[str, ...] = ()  # `anthropic-beta` names accepted on top of the known ones
 
 
 @dataclass
