@@ -1,12 +1,17 @@
-"""`python -m helpers.offline`: the standalone server answers the README's curl request, on loopback."""
+"""`python -m helpers.offline`: the standalone server answers the README's curl request, on loopback; the README's
+Python example prints what its comments say; every option has a flag."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import re
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx2
 
@@ -81,3 +86,14 @@ def test_extra_betas_are_accepted_and_others_still_refused():
     assert refused.status_code == 400
     message = refused.json()["error"]["message"]
     assert message.startswith("Unexpected value(s) `nope-1` for the `anthropic-beta` header.")
+
+
+def test_the_readme_python_example_prints_what_its_comments_say():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The offline Claude on its own"):readme.index("## Lessons")]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    expected = [line.split("# ")[-1].strip() for line in code.splitlines() if line.lstrip().startswith("print(")]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {})
+    assert printed.getvalue().splitlines() == expected
