@@ -6,6 +6,7 @@ Raw requests through `httpx2`, on one keep-alive connection where it matters.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -216,3 +217,21 @@ def test_a_preflight_is_answered_204_with_the_headers_a_browser_needs(server, cl
     assert resp.headers["access-control-allow-methods"] == "GET, POST, DELETE, OPTIONS"
     assert resp.headers["access-control-allow-headers"] == asked
     assert server.requests[-1].method == "OPTIONS" and server.requests[-1].status == 204
+
+
+# -- CPU work of a large body runs off the event loop ----------------------------------------------------------
+
+def test_a_large_body_is_answered_from_a_worker_thread_and_a_small_one_inline(server, client, monkeypatch):
+    real, threads = app_module._plan, []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "_plan", watched)
+    large = {**HELLO, "system": "x" * app_module.OFF_LOOP_BYTES}
+    for body in (HELLO, large):
+        resp = client.post(f"{server.url}/v1/messages", json=body, headers=HEADERS)
+        assert resp.status_code == 200 and resp.json()["content"][0]["text"] == "Hello! How can I help you today?"
+    assert threads[0] == "offline-claude"  # the server's own thread, which runs the event loop
+    assert threads[1] != "offline-claude"

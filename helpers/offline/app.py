@@ -13,10 +13,12 @@ in memory by the id of the reply they end with.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
@@ -38,6 +40,7 @@ MASKED_HEADERS = {"x-api-key", "authorization"}
 BROWSER_HEADER = "anthropic-dangerous-direct-browser-access"
 CORS_REFUSED = f"CORS requests must set '{BROWSER_HEADER}' header"
 CORS_HEADERS = {"access-control-allow-origin": "*", "access-control-expose-headers": "*"}
+OFF_LOOP_BYTES = 64 * 1024  # bodies larger than this are parsed, checked and answered in a worker thread
 CONNECTION_SCOPE_KEY = "offline_claude.connection"  # the h11 protocol serving the request (see server.py)
 log = logging.getLogger("helpers.offline")
 
@@ -194,17 +197,22 @@ async def _answer(request: Request, state: ServerState, record: RequestRecord, h
         raise ApiError(fault.status, fault.message, details=fault.details, headers=extra)
     if endpoint in {"models", "model"}:
         return _json(record, _models(request, endpoint, state.options.context_window), headers)
-    body = parse_body(raw)
-    try:
-        headers.update(state.take_request_slot(str(body.get("model"))))
-    except ApiError:
-        record.fault = "rate_limit"
-        raise
-    beta = request.query_params.get("beta") == "true" or bool(request.headers.get("anthropic-beta"))
+    body = parse_body(raw)  # C code that holds the GIL: nothing is gained by moving it to a thread
+    plan = functools.partial(_plan, state, record, body, headers, endpoint=endpoint, betas=betas,
+                             beta_header=request.headers.get("anthropic-beta", ""),
+                             beta=request.query_params.get("beta") == "true" or bool(
+                                 request.headers.get("anthropic-beta")))
+    # Validating and composing are CPU work: for a large body they run in a worker thread, so the event loop keeps
+    # serving other callers between the thread's bytecodes (C code such as a regex still holds the GIL).
+    result = await anyio.to_thread.run_sync(_caught, plan) if len(raw) > OFF_LOOP_BYTES else plan()
+    if isinstance(result, ApiError):
+        try:
+            raise result
+        finally:
+            del result  # else the frame holds the error and its traceback the frame: a cycle that keeps `body`
     if endpoint == "count_tokens":
-        _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta, betas=betas)
-        return _json(record, {"input_tokens": input_tokens}, headers)
-    return await _create(request, state, record, body, headers, beta=beta, betas=betas)
+        return _json(record, result, headers)
+    return await _send(request, state, record, body, result, headers)
 
 
 def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Response:
@@ -212,13 +220,31 @@ def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Respo
     return JSONResponse(content, headers=headers)
 
 
-async def _create(request: Request, state: ServerState, record: RequestRecord, body: dict[str, Any],
-                  headers: dict[str, str], *, beta: bool, betas: frozenset[str]) -> Response:
+def _caught(plan: Callable[[], dict[str, Any]]) -> dict[str, Any] | ApiError:
+    """`plan()`, or the error it raised without its traceback: a traceback crossing from the worker thread keeps
+    the request's parsed body alive in a reference cycle until the next full garbage collection."""
+    try:
+        return plan()
+    except ApiError as error:
+        return error.with_traceback(None)
+
+
+def _plan(state: ServerState, record: RequestRecord, body: dict[str, Any], headers: dict[str, str], *,
+          endpoint: str, betas: frozenset[str], beta_header: str, beta: bool) -> dict[str, Any]:
+    """What answers the request: `{"input_tokens": n}` for count_tokens, else the Message."""
+    try:
+        headers.update(state.take_request_slot(str(body.get("model"))))
+    except ApiError:
+        record.fault = "rate_limit"
+        raise
+    if endpoint == "count_tokens":
+        _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta, betas=betas)
+        return {"input_tokens": input_tokens}
     thread = body.get("thread") if beta else None
     history: list[Any] | None = None
     effective = body
     if thread is not None:
-        if THREADS_BETA not in request.headers.get("anthropic-beta", ""):
+        if THREADS_BETA not in beta_header:
             raise ApiError(400, "thread: Extra inputs are not permitted")
         if not isinstance(thread, dict) or thread.get("type") not in ("create", "continue"):
             raise ApiError(400, "thread: Input tag found using 'type' does not match any of the expected tags: "
@@ -249,6 +275,11 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
         fields = {k: effective[k] for k in ("system", "tools") if k in effective}
         full = [*conversation, {"role": "assistant", "content": message["content"]}]
         state.store_thread(message["id"], Thread(messages=full, fields=fields))
+    return message
+
+
+async def _send(request: Request, state: ServerState, record: RequestRecord, body: dict[str, Any],
+                message: dict[str, Any], headers: dict[str, str]) -> Response:
     record.stream = bool(body.get("stream"))
     options = state.options
     if record.stream:
