@@ -235,3 +235,16 @@ def test_a_large_body_is_answered_from_a_worker_thread_and_a_small_one_inline(se
         assert resp.status_code == 200 and resp.json()["content"][0]["text"] == "Hello! How can I help you today?"
     assert threads[0] == "offline-claude"  # the server's own thread, which runs the event loop
     assert threads[1] != "offline-claude"
+
+
+def test_a_failure_outside_the_handler_is_still_the_apis_500_json(server, client, monkeypatch):
+    monkeypatch.setattr(app_module, "_headers_for_log", crash)  # fails before the handler's own guard
+    failed = client.post(f"{server.url}/v1/messages", json=HELLO, headers=HEADERS)
+    assert failed.status_code == 500 and failed.headers["content-type"] == "application/json"
+    assert failed.json() == {"type": "error", "error": {"details": None, "type": "api_error",
+                                                        "message": "Internal server error"},
+                             "request_id": failed.headers["request-id"]}
+    assert failed.headers["x-should-retry"] == "true"
+    monkeypatch.undo()
+    ok = client.post(f"{server.url}/v1/messages", json=HELLO, headers=HEADERS)
+    assert ok.status_code == 200 and local_port(ok) == local_port(failed)

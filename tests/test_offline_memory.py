@@ -16,7 +16,10 @@ from collections.abc import Iterator
 import httpx2
 import psutil
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from helpers.offline import state as state_module
 from helpers.offline.state import BODY_HEAD_BYTES, BODY_KEPT_BYTES, LOG_BODY_BYTES
 
 MODEL = "claude-haiku-5-5"
@@ -136,3 +139,26 @@ def test_the_log_is_bounded_in_bytes_the_oldest_bodies_going_first(server):
     assert log[-1].body["messages"][0]["content"].startswith(f"{count - 1} ")  # the newest are whole
     assert log[0].body is None and log[0].body_sha256 is not None  # the oldest kept only as a summary
     assert kept == log[-len(kept):]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=40), max_size=60), st.integers(min_value=1, max_value=12))
+def test_the_log_bound_holds_for_any_sequence_of_bodies(sizes, log_size):
+    """With small limits (10-byte bodies kept, 50 bytes in all, `log_size` records), whatever arrives: the count
+    and byte bounds hold, the accounting is exact, and the bodies kept whole are the newest small ones."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(state_module, "BODY_KEPT_BYTES", 10)
+        patch.setattr(state_module, "LOG_BODY_BYTES", 50)
+        patch.setattr(state_module, "LOG_SIZE", log_size)
+        state = state_module.ServerState(state_module.Options())
+        for n, size in enumerate(sizes):
+            record = state.record(state_module.RequestRecord(at=0.0, method="POST", path="/v1/messages", headers={}))
+            state.keep_body(record, bytes([n % 256]) * size)
+        log = list(state.log)
+        kept = [len(r.raw_body) for r in log if r.raw_body is not None]
+        assert len(log) == min(len(sizes), log_size)
+        assert state.log_bytes == sum(kept) <= 50
+        assert all(r.raw_body is None for r in log if r.body_size > 10)
+        assert all(r.body_size == size for r, size in zip(log, sizes[len(sizes) - len(log):], strict=True))
+        small = [r for r in log if r.body_size <= 10]
+        assert [r.raw_body is not None for r in small] == sorted(r.raw_body is not None for r in small)
