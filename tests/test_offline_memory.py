@@ -162,3 +162,14 @@ def test_the_log_bound_holds_for_any_sequence_of_bodies(sizes, log_size):
         assert all(r.body_size == size for r, size in zip(log, sizes[len(sizes) - len(log):], strict=True))
         small = [r for r in log if r.body_size <= 10]
         assert [r.raw_body is not None for r in small] == sorted(r.raw_body is not None for r in small)
+
+
+def test_a_body_set_already_parsed_is_kept_as_json_and_counted(server):
+    record = server.state.record(state_module.RequestRecord(at=0.0, method="POST", path="/v1/messages/batches",
+                                                            headers={}))
+    record.body = {"requests": [{"custom_id": "a", "params": {"model": MODEL}}]}
+    assert record.body == {"requests": [{"custom_id": "a", "params": {"model": MODEL}}]}
+    assert record.raw_body == b'{"requests": [{"custom_id": "a", "params": {"model": "claude-haiku-5-5"}}]}'
+    with httpx2.Client(timeout=30) as client:
+        assert hello(client, server.url).status_code == 200
+    assert server.state.log_bytes == sum(len(r.raw_body) for r in server.requests if r.raw_body is not None)

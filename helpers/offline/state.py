@@ -78,6 +78,11 @@ class RequestRecord:
         except (ValueError, RecursionError):
             return None
 
+    @body.setter
+    def body(self, value: Any) -> None:
+        """Log a body already parsed (it is kept as its JSON; `ServerState.keep_body` counts it in the bound)."""
+        self.keep_body(json.dumps(value, ensure_ascii=False).encode())
+
     def keep_body(self, raw: bytes) -> int:
         """Record `raw` (whole if small enough, else its summary); return the bytes kept whole."""
         self.body_size = len(raw)
@@ -182,11 +187,11 @@ class ServerState:
     def keep_body(self, record: RequestRecord, raw: bytes) -> None:
         """Log a request's body, then reduce the oldest kept bodies to summaries while over `LOG_BODY_BYTES`."""
         with self.lock:
-            kept = record.keep_body(raw)
+            record.keep_body(raw)
             if not record.logged:
                 record.raw_body = None
                 return
-            self.log_bytes += kept
+            self.log_bytes = sum(len(r.raw_body) for r in self.log if r.raw_body is not None)  # bodies set directly too
             for old in self.log:
                 if self.log_bytes <= LOG_BODY_BYTES:
                     break
