@@ -175,8 +175,10 @@ class OfflineClaude:
 
     def cut_stream_next(self, after_events: int = 3) -> None:
         """Close the connection in the middle of the next streamed reply, after `after_events` events (`ping`
-        included; before the last event if the reply has fewer): the chunked body never ends, so the SDK raises
-        `anthropic.APIConnectionError` (caused by `httpx2.RemoteProtocolError`) while you iterate.
+        included; before the last event if the reply has fewer): the chunked body never ends, so iterating the
+        stream raises `httpx2.RemoteProtocolError` ("peer closed connection without sending complete message
+        body"). The SDK 2.10 wraps transport errors in `anthropic.APIConnectionError` only before the response
+        starts; one in the body reaches you unwrapped, and is not retried.
 
         Stream faults (this and `fail_stream_next`) wait for the next streamed reply, in the order queued, and
         apply to a scripted reply too."""
