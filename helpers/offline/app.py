@@ -40,7 +40,7 @@ MASKED_HEADERS = {"x-api-key", "authorization"}
 BROWSER_HEADER = "anthropic-dangerous-direct-browser-access"
 CORS_REFUSED = f"CORS requests must set '{BROWSER_HEADER}' header"
 CORS_HEADERS = {"access-control-allow-origin": "*", "access-control-expose-headers": "*"}
-OFF_LOOP_BYTES = 64 * 1024  # bodies larger than this are parsed, checked and answered in a worker thread
+OFF_LOOP_BYTES = 64 * 1024  # bodies larger than this are validated and answered in a worker thread
 CONNECTION_SCOPE_KEY = "offline_claude.connection"  # the h11 protocol serving the request (see server.py)
 log = logging.getLogger("helpers.offline")
 
