@@ -204,12 +204,10 @@ async def _answer(request: Request, state: ServerState, record: RequestRecord, h
                                  request.headers.get("anthropic-beta")))
     # Validating and composing are CPU work: for a large body they run in a worker thread, so the event loop keeps
     # serving other callers between the thread's bytecodes (C code such as a regex still holds the GIL).
-    result = await anyio.to_thread.run_sync(_caught, plan) if len(raw) > OFF_LOOP_BYTES else plan()
-    if isinstance(result, ApiError):
-        try:
-            raise result
-        finally:
-            del result  # else the frame holds the error and its traceback the frame: a cycle that keeps `body`
+    result = await anyio.to_thread.run_sync(_caught, [plan]) if len(raw) > OFF_LOOP_BYTES else plan()
+    if isinstance(result, ApiError):  # raise a copy: the worker still holds `result` until its next job
+        raise ApiError(result.status, result.message, error_type=result.error_type, details=result.details,
+                       headers=result.headers, bare=result.bare)
     if endpoint == "count_tokens":
         return _json(record, result, headers)
     return await _send(request, state, record, body, result, headers)
@@ -220,9 +218,13 @@ def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Respo
     return JSONResponse(content, headers=headers)
 
 
-def _caught(plan: Callable[[], dict[str, Any]]) -> dict[str, Any] | ApiError:
-    """`plan()`, or the error it raised without its traceback: a traceback crossing from the worker thread keeps
-    the request's parsed body alive in a reference cycle until the next full garbage collection."""
+def _caught(box: list[Callable[[], dict[str, Any]]]) -> dict[str, Any] | ApiError:
+    """The plan in `box`, run, or the error it raised, returned without its traceback.
+
+    An idle anyio worker keeps its last job's arguments and result until its next job, so neither may lead to the
+    parsed body (a large one would stay alive that long): the plan is taken out of its box, and the error's
+    traceback, which holds the frames that hold the body, is dropped."""
+    plan = box.pop()
     try:
         return plan()
     except ApiError as error:
@@ -233,12 +235,13 @@ def _plan(state: ServerState, record: RequestRecord, body: dict[str, Any], heade
           endpoint: str, betas: frozenset[str], beta_header: str, beta: bool) -> dict[str, Any]:
     """What answers the request: `{"input_tokens": n}` for count_tokens, else the Message."""
     try:
-        headers.update(state.take_request_slot(str(body.get("model"))))
+        state.take_request_slot(str(body.get("model")))
     except ApiError:
         record.fault = "rate_limit"
         raise
     if endpoint == "count_tokens":
         _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta, betas=betas)
+        headers.update(state.rate_headers())
         return {"input_tokens": input_tokens}
     thread = body.get("thread") if beta else None
     history: list[Any] | None = None

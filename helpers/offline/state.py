@@ -13,6 +13,7 @@ import math
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -65,6 +66,7 @@ class RequestRecord:
     body_head: bytes = b""  # the first KB of the body
     raw_body: bytes | None = None  # the whole body, while the log keeps it
     logged: bool = field(default=False, repr=False)  # still in the log (its kept bytes count toward the bound)
+    keeper: Callable[[RequestRecord, bytes], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def body(self) -> Any:
@@ -80,8 +82,12 @@ class RequestRecord:
 
     @body.setter
     def body(self, value: Any) -> None:
-        """Log a body already parsed (it is kept as its JSON; `ServerState.keep_body` counts it in the bound)."""
-        self.keep_body(json.dumps(value, ensure_ascii=False).encode())
+        """Log a body already parsed: it is kept as its JSON, within the log's bounds."""
+        raw = json.dumps(value, ensure_ascii=False).encode()
+        if self.keeper is not None:
+            self.keeper(self, raw)
+        else:
+            self.keep_body(raw)
 
     def keep_body(self, raw: bytes) -> int:
         """Record `raw` (whole if small enough, else its summary); return the bytes kept whole."""
@@ -177,7 +183,7 @@ class ServerState:
     def record(self, record: RequestRecord) -> RequestRecord:
         with self.lock:
             self.log.append(record)
-            record.logged = True
+            record.logged, record.keeper = True, self.keep_body
             while len(self.log) > LOG_SIZE:
                 old = self.log.popleft()
                 old.logged = False
@@ -187,11 +193,12 @@ class ServerState:
     def keep_body(self, record: RequestRecord, raw: bytes) -> None:
         """Log a request's body, then reduce the oldest kept bodies to summaries while over `LOG_BODY_BYTES`."""
         with self.lock:
-            record.keep_body(raw)
+            self.log_bytes -= len(record.raw_body or b"")  # a body logged twice replaces the first
+            kept = record.keep_body(raw)
             if not record.logged:
                 record.raw_body = None
                 return
-            self.log_bytes = sum(len(r.raw_body) for r in self.log if r.raw_body is not None)  # bodies set directly too
+            self.log_bytes += kept
             for old in self.log:
                 if self.log_bytes <= LOG_BODY_BYTES:
                     break
@@ -234,12 +241,11 @@ class ServerState:
         rpm = self.options.requests_per_minute
         return (rpm, True) if rpm else (NOMINAL_RPM, False)
 
-    def take_request_slot(self, model: str) -> dict[str, str]:
+    def take_request_slot(self, model: str) -> None:
         """Spend one request from the token bucket; raise a 429 if a limit is enforced and the bucket is empty.
 
         The bucket holds one second's worth of requests (at least one) and refills continuously at the rate of
-        `requests_per_minute`, as the API's limiter does: a burst beyond it is refused at once. Returns the
-        rate-limit headers after spending it (see `rate_headers`).
+        `requests_per_minute`, as the API's limiter does: a burst beyond it is refused at once.
         """
         rpm, enforced = self._limit()
         capacity, rate = max(1.0, math.ceil(rpm / 60)), rpm / 60
@@ -253,7 +259,6 @@ class ServerState:
                                f"per minute (org: offline, model: {model}). For details, refer to: "
                                "https://docs.claude.com/en/api/rate-limits.", headers=headers)
             self.bucket = max(0.0, level - 1)
-            return self._rate_headers_locked()
 
     def _refill(self, capacity: float, rate: float) -> float:
         now = time.monotonic()
