@@ -22,12 +22,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--context-window", type=int, default=None, help="override every model's context window")
     parser.add_argument("--require-tools-for-tool-blocks", action="store_true",
                         help="refuse tool_use/tool_result blocks sent without `tools` (the API did in 2024)")
+    parser.add_argument("--beta", action="append", default=[], metavar="NAME",
+                        help="accept this anthropic-beta name on top of the known ones (repeat for several)")
     args = parser.parse_args(argv)
     print(f"Offline Claude on http://{args.host}:{args.port}  (set ANTHROPIC_BASE_URL to this; Ctrl+C stops it)",
           flush=True)
     serve_forever(args.host, args.port, first_token_ms=args.first_token_ms, per_token_ms=args.per_token_ms,
                   requests_per_minute=args.requests_per_minute, context_window=args.context_window,
-                  tools_required_for_tool_blocks=args.require_tools_for_tool_blocks)
+                  tools_required_for_tool_blocks=args.require_tools_for_tool_blocks, extra_betas=tuple(args.beta))
 
 
 if __name__ == "__main__":

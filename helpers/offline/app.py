@@ -1,33 +1,48 @@
 """The offline Claude's HTTP face: a Starlette app serving the Messages API routes on top of `ServerState`.
 
 Routes: `POST /v1/messages` (JSON, or SSE when the body says `"stream": true`, whatever `Accept` says),
-`POST /v1/messages/count_tokens`, `GET /v1/models` and `GET /v1/models/{id}`. Every answer carries a
-`request-id` header and the rate-limit headers; every error has the API's body. Server-held threads (the beta
-`thread` field that the SDK's tool runner sends) are kept in memory by the id of the reply they end with.
+`POST /v1/messages/count_tokens`, `GET /v1/models` and `GET /v1/models/{id}`, and `OPTIONS` on any path (a CORS
+preflight). Every answer carries a `request-id` header, every `/v1/messages` answer the four rate-limit header
+families, every error the API's body and `x-should-retry`. A request with an `Origin` header (a browser) is
+refused with the API's 401 unless it sends `anthropic-dangerous-direct-browser-access: true`, and then gets the
+CORS headers. Bodies over 32 MB are refused before they are read; the offline Claude's own failures are the API's
+500, never a text page. Server-held threads (the beta `thread` field that the SDK's tool runner sends) are kept
+in memory by the id of the reply they end with.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .compose import compose, sse, stream_events
+from .compose import compose, sse, stream_events, usage
 from .errors import ApiError
 from .models import MODELS, model_info
 from .responder import respond
-from .state import RequestRecord, ServerState, Thread
-from .validation import check_headers, check_request, parse_body
+from .state import RequestRecord, Scripted, ServerState, StreamFault, Thread
+from .tokens import count_json, count_text
+from .validation import MAX_BODY_BYTES, check_headers, check_request, parse_body
 
 ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
 THREADS_BETA = "message-threads-2026-08-12"
 MASKED_HEADERS = {"x-api-key", "authorization"}
+BROWSER_HEADER = "anthropic-dangerous-direct-browser-access"
+CORS_REFUSED = f"CORS requests must set '{BROWSER_HEADER}' header"
+CORS_HEADERS = {"access-control-allow-origin": "*", "access-control-expose-headers": "*"}
+OFF_LOOP_BYTES = 64 * 1024  # bodies larger than this are validated and answered in a worker thread
+CONNECTION_SCOPE_KEY = "offline_claude.connection"  # the h11 protocol serving the request (see server.py)
+log = logging.getLogger("helpers.offline")
 
 
 def build_app(state: ServerState) -> Starlette:
@@ -48,13 +63,50 @@ def build_app(state: ServerState) -> Starlette:
     async def not_found(request: Request) -> Response:
         return await _handle(request, state, endpoint="unknown")
 
-    return Starlette(routes=[
+    async def preflight(request: Request) -> Response:
+        record = state.record(RequestRecord(at=state.now(), method="OPTIONS", path=request.url.path,
+                                            headers=_headers_for_log(request), status=204, finished_at=state.now()))
+        record.request_id = state.next_id("req_011C")
+        return Response(status_code=204, headers={
+            **CORS_HEADERS, "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
+            "access-control-allow-headers": request.headers.get("access-control-request-headers", ""),
+        })  # assumed: no public capture of the API's preflight answer (addendum section 9)
+
+    return Starlette(middleware=[Middleware(JsonErrorGuard, state=state)], routes=[
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
+        Route("/{path:path}", preflight, methods=["OPTIONS"]),
         Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
     ])
+
+
+class JsonErrorGuard:
+    """Last line of defence: an exception that escapes a route is answered with the API's 500 `api_error` JSON
+    (never Starlette's text/plain page) and is not re-raised, so uvicorn keeps the connection open."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("the offline Claude failed outside a request handler")
+            if scope["type"] != "http" or started:
+                return
+            request_id = self.state.next_id("req_011C")
+            response = JSONResponse(ApiError(500).body(request_id), status_code=500,
+                                    headers={"request-id": request_id, "x-should-retry": "true"})
+            await response(scope, receive, send)
 
 
 def _headers_for_log(request: Request) -> dict[str, str]:
@@ -67,46 +119,98 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str) -> Res
     request_id = record.request_id = state.next_id("req_011C")
     headers = {"request-id": request_id, "anthropic-organization-id": ORGANIZATION_ID}
     try:
-        if endpoint == "unknown":
-            raise ApiError(404, "Not Found")
-        betas = check_headers(request.headers)
-        raw = await request.body()
-        if raw:  # logged even when a fault answers, so a retry can be compared with its first attempt
-            record.body = _json_or_none(raw)
-        fault = state.take_fault()
-        if fault:
-            record.fault = "fail_next"
-            extra = {}
-            if fault.retry_after_ms is not None:
-                extra = {"retry-after-ms": str(fault.retry_after_ms),
-                         "retry-after": str(max(1, round(fault.retry_after_ms / 1000)))}
-            raise ApiError(fault.status, fault.message, headers=extra)
-        if endpoint in {"models", "model"}:
-            return _json(record, _models(request, endpoint, state.options.context_window), headers)
-        body = parse_body(raw)
         try:
-            headers.update(state.take_request_slot(str(body.get("model"))))
-        except ApiError:
-            record.fault = "rate_limit"
-            raise
-        beta = request.query_params.get("beta") == "true" or bool(request.headers.get("anthropic-beta"))
-        if endpoint == "count_tokens":
-            _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta, betas=betas)
-            return _json(record, {"input_tokens": input_tokens}, headers)
-        return await _create(request, state, record, body, headers, beta=beta, betas=betas)
-    except ApiError as error:
-        record.status = error.status
-        record.finished_at = state.now()
-        error_headers = {} if error.bare else dict(headers)
-        return JSONResponse(error.body(request_id), status_code=error.status, headers={**error_headers,
-                                                                                       **error.headers})
+            return await _answer(request, state, record, headers, endpoint)
+        except ApiError as error:
+            return _error(record, state, error, headers, endpoint)
+        except ClientDisconnect:
+            record.error = "ClientDisconnect: the client went away before sending its whole body"
+            return _error(record, state, ApiError(400, "The request body was not received in full"), headers,
+                          endpoint)
+    except Exception as exc:  # a failure of the offline Claude itself: the API's 500, with the request's id
+        log.exception("the offline Claude failed on %s %s (%s)", request.method, request.url.path, request_id)
+        record.error = f"{type(exc).__name__}: {exc}"
+        return _error(record, state, ApiError(500), headers, endpoint)
 
 
-def _json_or_none(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
+def should_retry(status: int) -> str:
+    """The `x-should-retry` value sent with an error answer.
+
+    The API was seen sending `true` on a 429 (anthropic-sdk-typescript#357); the SDK retries what it marks `true`
+    and never what it marks `false` (`_base_client._should_retry`). `true` on 408, 409, 429 and 5xx (which the
+    SDK retries anyway), `false` on other 4xx, where the same request cannot succeed, are assumed."""
+    return "true" if status in (408, 409, 429) or status >= 500 else "false"
+
+
+def _error(record: RequestRecord, state: ServerState, error: ApiError, headers: dict[str, str],
+           endpoint: str) -> Response:
+    record.status = error.status
+    record.finished_at = state.now()
+    if error.bare:  # the edge's answer: none of the API's headers
+        return JSONResponse(error.body(""), status_code=error.status, headers=error.headers)
+    rate = state.rate_headers() if endpoint == "create" else {}
+    return JSONResponse(error.body(record.request_id or ""), status_code=error.status,
+                        headers={**rate, **headers, "x-should-retry": should_retry(error.status), **error.headers})
+
+
+async def read_body(request: Request, record: RequestRecord, state: ServerState) -> bytes:
+    """The request body, refused with the edge's bare 413 as soon as it is known to pass 32 MB.
+
+    A `Content-Length` over the limit is refused without reading a byte (uvicorn then discards what follows);
+    a chunked body is read piece by piece and refused once the pieces pass the limit."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        record.body_size = int(length)
+        raise ApiError(413, "Request exceeds the maximum size", bare=True)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            record.body_size = size
+            raise ApiError(413, "Request exceeds the maximum size", bare=True)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if raw:  # logged even when a fault answers, so a retry can be compared with its first attempt
+        state.keep_body(record, raw)
+    return raw
+
+
+async def _answer(request: Request, state: ServerState, record: RequestRecord, headers: dict[str, str],
+                  endpoint: str) -> Response:
+    if "origin" in request.headers:  # a browser's request (docs: api/errors; addendum section 9)
+        if request.headers.get(BROWSER_HEADER) != "true":
+            raise ApiError(401, CORS_REFUSED)
+        headers.update(CORS_HEADERS)
+    if endpoint == "unknown":
+        raise ApiError(404, "Not Found")
+    raw = await read_body(request, record, state) if request.method == "POST" else b""
+    betas = check_headers(request.headers, extra_betas=frozenset(state.options.extra_betas))
+    fault = state.take_fault()
+    if fault:
+        record.fault = fault.name
+        extra = {}
+        if fault.retry_after_ms is not None:
+            extra = {"retry-after-ms": str(fault.retry_after_ms),
+                     "retry-after": str(max(1, round(fault.retry_after_ms / 1000)))}
+        if fault.should_retry is not None:
+            extra["x-should-retry"] = "true" if fault.should_retry else "false"
+        raise ApiError(fault.status, fault.message, details=fault.details, headers=extra)
+    if endpoint in {"models", "model"}:
+        return _json(record, _models(request, endpoint, state.options.context_window), headers)
+    body = parse_body(raw)  # C code that holds the GIL: nothing is gained by moving it to a thread
+    plan = functools.partial(_plan, state, record, body, headers, endpoint=endpoint, betas=betas,
+                             beta_header=request.headers.get("anthropic-beta", ""),
+                             beta=request.query_params.get("beta") == "true" or bool(
+                                 request.headers.get("anthropic-beta")))
+    # Validating and composing are CPU work: for a large body they run in a worker thread, so the event loop keeps
+    # serving other callers between the thread's bytecodes (C code such as a regex still holds the GIL).
+    result = await anyio.to_thread.run_sync(_caught, [plan]) if len(raw) > OFF_LOOP_BYTES else plan()
+    if isinstance(result, ApiError):  # raise a copy: the worker still holds `result` until its next job
+        raise ApiError(result.status, result.message, error_type=result.error_type, details=result.details,
+                       headers=result.headers, bare=result.bare)
+    if endpoint == "count_tokens":
+        return _json(record, result, headers)
+    return await _send(request, state, record, body, result, headers)
 
 
 def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Response:
@@ -114,13 +218,36 @@ def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Respo
     return JSONResponse(content, headers=headers)
 
 
-async def _create(request: Request, state: ServerState, record: RequestRecord, body: dict[str, Any],
-                  headers: dict[str, str], *, beta: bool, betas: frozenset[str]) -> Response:
+def _caught(box: list[Callable[[], dict[str, Any]]]) -> dict[str, Any] | ApiError:
+    """The plan in `box`, run, or the error it raised, returned without its traceback.
+
+    An idle anyio worker keeps its last job's arguments and result until its next job, so neither may lead to the
+    parsed body (a large one would stay alive that long): the plan is taken out of its box, and the error's
+    traceback, which holds the frames that hold the body, is dropped."""
+    plan = box.pop()
+    try:
+        return plan()
+    except ApiError as error:
+        return error.with_traceback(None)
+
+
+def _plan(state: ServerState, record: RequestRecord, body: dict[str, Any], headers: dict[str, str], *,
+          endpoint: str, betas: frozenset[str], beta_header: str, beta: bool) -> dict[str, Any]:
+    """What answers the request: `{"input_tokens": n}` for count_tokens, else the Message."""
+    try:
+        state.take_request_slot(str(body.get("model")))
+    except ApiError:
+        record.fault = "rate_limit"
+        raise
+    if endpoint == "count_tokens":
+        _, input_tokens = check_request(body, endpoint="count_tokens", beta=beta, betas=betas)
+        headers.update(state.rate_headers())
+        return {"input_tokens": input_tokens}
     thread = body.get("thread") if beta else None
     history: list[Any] | None = None
     effective = body
     if thread is not None:
-        if THREADS_BETA not in request.headers.get("anthropic-beta", ""):
+        if THREADS_BETA not in beta_header:
             raise ApiError(400, "thread: Extra inputs are not permitted")
         if not isinstance(thread, dict) or thread.get("type") not in ("create", "continue"):
             raise ApiError(400, "thread: Input tag found using 'type' does not match any of the expected tags: "
@@ -135,14 +262,27 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
         effective, beta=beta, betas=betas, context_window=state.options.context_window, history=history,
         tools_required_for_tool_blocks=state.options.tools_required_for_tool_blocks)
     conversation = [*(history or []), *body["messages"]]
-    reply = respond(effective, conversation)
-    message = compose(reply, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
-                      new_tool_id=lambda: state.next_id("toolu_01"),
-                      context_window=state.options.context_window or spec.context_window)
+    scripted = state.take_scripted()
+    if scripted is not None:
+        record.fault = "scripted"
+        message = scripted_message(scripted, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
+                                   new_id=state.next_id)
+    else:
+        reply = respond(effective, conversation)
+        message = compose(reply, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
+                          new_tool_id=lambda: state.next_id("toolu_01"),
+                          context_window=state.options.context_window or spec.context_window)
+    state.spend_tokens(message["usage"]["input_tokens"], message["usage"]["output_tokens"])
+    headers.update(state.rate_headers())
     if thread is not None:
         fields = {k: effective[k] for k in ("system", "tools") if k in effective}
         full = [*conversation, {"role": "assistant", "content": message["content"]}]
         state.store_thread(message["id"], Thread(messages=full, fields=fields))
+    return message
+
+
+async def _send(request: Request, state: ServerState, record: RequestRecord, body: dict[str, Any],
+                message: dict[str, Any], headers: dict[str, str]) -> Response:
     record.stream = bool(body.get("stream"))
     options = state.options
     if record.stream:
@@ -155,20 +295,59 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
     return _json(record, message, headers)
 
 
+def scripted_message(scripted: Scripted, body: dict[str, Any], *, input_tokens: int, message_id: str,
+                     new_id: Callable[[str], str]) -> dict[str, Any]:
+    """The Message for a scripted reply: its blocks as given, tool calls without an id given a fresh one, and
+    `usage` defaulting to the request's input tokens and the blocks' estimated output (at least 1)."""
+    content = []
+    for block in scripted.content:
+        block = dict(block)
+        if block["type"] in ("tool_use", "server_tool_use") and not block.get("id"):
+            block["id"] = new_id("toolu_01" if block["type"] == "tool_use" else "srvtoolu_01")
+        content.append(block)
+    output = sum(count_text(b.get("text") or b.get("thinking") or "") + count_text(b.get("name") or "")
+                 + (count_json(b["input"]) if isinstance(b.get("input"), dict) else 0) for b in content)
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": scripted.stop_reason,
+        "stop_sequence": scripted.stop_sequence,
+        "stop_details": scripted.stop_details,
+        "container": None,
+        "usage": {**usage(input_tokens, max(1, output)), **(scripted.usage or {})},
+    }
+
+
 async def _stream(state: ServerState, record: RequestRecord, message: dict[str, Any], request: Request,
-                  fault: tuple[int, str] | None) -> AsyncIterator[bytes]:
+                  fault: StreamFault | None) -> AsyncIterator[bytes]:
     options = state.options
     try:
-        for n, (name, data, tokens) in enumerate(stream_events(message)):
-            if fault and n == fault[0]:
+        events = stream_events(message)
+        upcoming = next(events, None)
+        n = -1
+        while upcoming is not None:
+            (name, data, tokens), upcoming = upcoming, next(events, None)
+            n += 1
+            if fault and (n == fault.after_events or (upcoming is None and n < fault.after_events)):
+                if fault.cut:  # the connection closes mid-body: no error event, no end of the chunked body
+                    record.fault = "cut_stream"
+                    request.scope[CONNECTION_SCOPE_KEY].cut()
+                    return
                 record.fault = "stream_error"
-                error = ApiError(529 if fault[1] == "overloaded_error" else 500, error_type=fault[1])
+                error = ApiError(529 if fault.error_type == "overloaded_error" else 500, error_type=fault.error_type)
                 yield sse("error", error.body(record.request_id or ""))
                 return
             delay = options.first_token_ms if n == 0 else options.per_token_ms * tokens
             if delay:
                 await asyncio.sleep(delay / 1000)
             yield sse(name, data)
+    except Exception as exc:  # a failure mid-stream ends the stream as the API does, with `event: error`
+        log.exception("the offline Claude failed while streaming (%s)", record.request_id)
+        record.error = f"{type(exc).__name__}: {exc}"
+        yield sse("error", ApiError(500).body(record.request_id or ""))
     finally:
         record.finished_at = state.now()
 

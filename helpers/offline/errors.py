@@ -16,6 +16,7 @@ ERROR_TYPES: dict[int, str] = {
     402: "billing_error",
     403: "permission_error",
     404: "not_found_error",
+    409: "conflict_error",
     413: "request_too_large",
     429: "rate_limit_error",
     500: "api_error",
@@ -29,6 +30,7 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "billing_error": "Your credit balance is too low to access the Anthropic API.",
     "permission_error": "Your API key does not have permission to use the specified resource.",
     "not_found_error": "Not found",
+    "conflict_error": "The request conflicts with the current state of the resource.",  # inferred
     "request_too_large": "Request exceeds the maximum size",
     "rate_limit_error": "This request would exceed your organization's rate limit. Please try again later.",
     "api_error": "Internal server error",

@@ -11,22 +11,29 @@ import asyncio
 import threading
 import time
 from dataclasses import fields, replace
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, get_args
 
+import pydantic
 import uvicorn
+from anthropic.types import ContentBlock, RefusalStopDetails, StopReason
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .app import build_app
+from .app import CONNECTION_SCOPE_KEY, build_app
 from .errors import error_type_for
-from .state import Fault, Options, RequestRecord, ServerState
+from .state import Fault, Options, RequestRecord, Scripted, ServerState, StreamFault
 
 API_REQUEST_STARTS = (b"GET /v1/", b"POST /v1/", b"DELETE /v1/")
+STOP_REASONS = get_args(StopReason)
+BLOCK_MODELS = {get_args(model.model_fields["type"].annotation)[0]: model
+                for model in get_args(get_args(ContentBlock)[0])}  # "text": TextBlock, ...
 
 
 def _protocol_for(state: ServerState) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol, able to close a connection without answering (`drop_next`)."""
+    """uvicorn's h11 protocol, able to close a connection without answering (`drop_next`) and to close it in the
+    middle of a streamed body (`cut_stream_next`): each request's scope carries the protocol serving it."""
 
-    class DroppingH11Protocol(H11Protocol):
+    class FaultyH11Protocol(H11Protocol):
         def data_received(self, data: bytes) -> None:
             if data.startswith(API_REQUEST_STARTS) and state.take_drop():
                 method, path = data.split(b" ", 2)[:2]
@@ -36,11 +43,29 @@ def _protocol_for(state: ServerState) -> type[asyncio.Protocol]:
                 return
             super().data_received(data)
 
-    return DroppingH11Protocol
+        def handle_events(self) -> None:
+            super().handle_events()  # may create a request cycle whose task has not run yet
+            if self.cycle is not None:
+                self.cycle.scope.setdefault(CONNECTION_SCOPE_KEY, self)  # type: ignore[typeddict-unknown-key]
+
+        def cut(self) -> None:
+            """Close the connection now, after what was written so far, without ending the response body."""
+            if self.cycle is not None:
+                self.cycle.disconnected = True  # uvicorn writes nothing more for this response
+            self.transport.close()
+
+    return FaultyH11Protocol
 
 
 class OfflineClaude:
-    """A running offline Claude: its `url`, its request log and the faults you can queue on it."""
+    """A running offline Claude: its `url`, its request log and the faults you can queue on it.
+
+    Memory is bounded whatever it is sent: a body over 32 MB is refused with a 413 before it is read (or, chunked,
+    as soon as it passes 32 MB); the log keeps the last 1,000 requests, each body as the bytes received when it is
+    at most 256 KB, and at most 32 MB of such bodies in all (older and larger ones keep only their size, sha256
+    and first KB). Nothing it is sent can make it answer Starlette's text 500: its own failures are the API's
+    500 `api_error` JSON (or, mid-stream, an `event: error`), noted in the request's `error`.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
         self.state = ServerState(Options(**options))
@@ -99,14 +124,13 @@ class OfflineClaude:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """The last 1,000 requests received (faults included), oldest first."""
+        """The last 1,000 requests received (faults and refusals included), oldest first (see `RequestRecord`)."""
         with self.state.lock:
             return list(self.state.log)
 
     def clear_requests(self) -> None:
         """Forget the request log (ids and threads are kept)."""
-        with self.state.lock:
-            self.state.log.clear()
+        self.state.clear_log()
 
     def fail_next(self, status: int, times: int = 1, retry_after_ms: float | None = 10,
                   message: str | None = None) -> None:
@@ -119,13 +143,77 @@ class OfflineClaude:
         with self.state.lock:
             self.state.faults.extend(Fault(status, retry_after_ms, message) for _ in range(times))
 
+    def spend_cap_next(self, times: int = 1) -> None:
+        """Answer the next `times` API requests as an organization past its tier's monthly spend cap does: 429
+        `rate_limit_error` with `details.error_code: "enforced_spend_limit_reached"` (the SDK raises
+        `anthropic.EnforcedSpendLimitReachedError`) and no `retry-after`, for it "keeps failing until access
+        resumes" (docs: api/errors). The message and `x-should-retry: false` are assumed."""
+        message = ("You have reached your API tier's monthly spend limit. Your access will resume on "
+                   f"{_next_month()} at 00:00 UTC.")  # assumed
+        with self.state.lock:
+            self.state.faults.extend(Fault(429, None, message, details={"error_code": "enforced_spend_limit_reached"},
+                                           should_retry=False, name="spend_cap") for _ in range(times))
+
+    def spend_limit_next(self, times: int = 1, workspace: bool = True) -> None:
+        """Answer the next `times` API requests as a spend limit you set does: 400 `invalid_request_error` (docs:
+        api/errors: "The API also returns a 400 when usage reaches an organization or workspace spend limit you
+        set"), with a message that begins as documented; the date part is assumed."""
+        scope = "workspace " if workspace else ""
+        message = (f"You have reached your specified {scope}API usage limits. You will regain access on "
+                   f"{_next_month()} at 00:00 UTC.")
+        with self.state.lock:
+            self.state.faults.extend(Fault(400, None, message, name="spend_limit") for _ in range(times))
+
     def fail_stream_next(self, after_events: int = 3, error_type: str = "overloaded_error") -> None:
         """Break the next streamed reply with an `event: error` after `after_events` events (HTTP status 200).
 
-        Events are counted as sent on the wire, `ping` included (the SDK never shows `ping` to you).
+        Events are counted as sent on the wire, `ping` included (the SDK never shows `ping` to you); a reply with
+        fewer events breaks before its last one.
         """
         with self.state.lock:
-            self.state.stream_faults.append((after_events, error_type))
+            self.state.stream_faults.append(StreamFault(after_events, error_type))
+
+    def cut_stream_next(self, after_events: int = 3) -> None:
+        """Close the connection in the middle of the next streamed reply, after `after_events` events (`ping`
+        included; before the last event if the reply has fewer): the chunked body never ends, so iterating the
+        stream raises `httpx2.RemoteProtocolError` ("peer closed connection without sending complete message
+        body"). The SDK 2.10 wraps transport errors in `anthropic.APIConnectionError` only before the response
+        starts; one in the body reaches you unwrapped, and is not retried.
+
+        Stream faults (this and `fail_stream_next`) wait for the next streamed reply, in the order queued, and
+        apply to a scripted reply too."""
+        with self.state.lock:
+            self.state.stream_faults.append(StreamFault(after_events, cut=True))
+
+    def reply_next(self, content: list[dict[str, Any]], stop_reason: str = "end_turn",
+                   usage: dict[str, Any] | None = None, stop_details: dict[str, Any] | None = None,
+                   times: int = 1, stop_sequence: str | None = None) -> None:
+        """Answer the next `times` valid `POST /v1/messages` requests with exactly this reply, as JSON or SSE.
+
+        `content` is a list of content blocks as the API sends them (`{"type": "text", "text": ...}`,
+        `{"type": "tool_use", "name": ..., "input": {...}}`, `{"type": "thinking", "thinking": ...,
+        "signature": ...}`, ...); a `tool_use` without an `id` gets a fresh `toolu_...` one. `stop_reason` is one
+        of the SDK's `StopReason` values. `usage` entries override the defaults: the request's input tokens and
+        the blocks' estimated output tokens (at least 1). Requests are still validated first: a bad one gets its
+        400 and the scripted reply waits for the next.
+
+        Scripted replies share one queue with `fail_next` and `drop_next` and are served in the order queued;
+        each waits at the head of the queue for a request it applies to (an error or a drop: any API request; a
+        scripted reply: a valid `POST /v1/messages`). Raises `ValueError` for a block, stop reason or
+        `stop_details` the API cannot send.
+        """
+        check_scripted(content, stop_reason, stop_details)
+        with self.state.lock:
+            self.state.faults.extend(Scripted([dict(b) for b in content], stop_reason, usage, stop_details,
+                                              stop_sequence) for _ in range(times))
+
+    def refuse_next(self, category: str | None = "cyber", explanation: str | None = None, text: str = "") -> None:
+        """Answer the next valid `POST /v1/messages` with a refusal: `stop_reason: "refusal"` and
+        `stop_details: {"type": "refusal", "category": category, "explanation": explanation}`; `text` is what
+        was said before the refusal (`""`: `content` is empty). Categories are the SDK's `RefusalStopDetails`
+        ones: "cyber", "bio", "frontier_llm", "reasoning_extraction", "general_harms" or None."""
+        details = {"type": "refusal", "category": category, "explanation": explanation}
+        self.reply_next([{"type": "text", "text": text}] if text else [], stop_reason="refusal", stop_details=details)
 
     def drop_next(self, times: int = 1) -> None:
         """Close the connection of the next `times` API requests without answering."""
@@ -133,7 +221,7 @@ class OfflineClaude:
             self.state.faults.extend(Fault(0, None, drop=True) for _ in range(times))
 
     def reset_faults(self) -> None:
-        """Cancel every queued fault."""
+        """Cancel every queued fault and scripted reply."""
         with self.state.lock:
             self.state.faults.clear()
             self.state.stream_faults.clear()
@@ -142,10 +230,40 @@ class OfflineClaude:
         return f"OfflineClaude(url={self.url!r})"
 
 
+def _next_month() -> str:
+    today = datetime.now(timezone.utc).date()
+    return (today.replace(day=1) + timedelta(days=32)).replace(day=1).isoformat()
+
+
+def check_scripted(content: list[dict[str, Any]], stop_reason: str, stop_details: dict[str, Any] | None) -> None:
+    """Raise `ValueError` unless the SDK's own types accept these blocks, this stop reason and these details."""
+    if stop_reason not in STOP_REASONS:
+        raise ValueError(f"stop_reason {stop_reason!r} is not one the API sends; use one of {list(STOP_REASONS)}")
+    for index, block in enumerate(content):
+        kind = block.get("type") if isinstance(block, dict) else None
+        model = BLOCK_MODELS.get(kind)  # type: ignore[arg-type]
+        if model is None:
+            raise ValueError(f"content.{index}: type {kind!r} is not a content block type; use one of "
+                             f"{sorted(BLOCK_MODELS)}")
+        filled = {"id": "toolu_placeholder", **block} if kind in ("tool_use", "server_tool_use") else block
+        try:
+            model.model_validate(filled)
+        except pydantic.ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise ValueError(f"content.{index} ({kind}): {problems}") from None
+    if stop_details is not None:
+        try:
+            RefusalStopDetails.model_validate(stop_details)
+        except pydantic.ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            raise ValueError(f"stop_details: {problems}") from None
+
+
 def start_server(host: str = "127.0.0.1", port: int = 0, **options: Any) -> OfflineClaude:
     """Start an offline Claude in a background thread (port 0: a free port) and return it, already listening.
 
-    Options: `first_token_ms`, `per_token_ms`, `requests_per_minute`, `context_window` (see `Options`).
+    Options: `first_token_ms`, `per_token_ms`, `requests_per_minute`, `context_window`,
+    `tools_required_for_tool_blocks` and `extra_betas` (see `Options`).
     Use it as a context manager to stop it at the end of a block.
     """
     return OfflineClaude(host, port, **options).start()

@@ -8,10 +8,12 @@ for the same sequence of requests.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,7 +22,11 @@ from .errors import ApiError
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 NOMINAL_RPM = 4_000  # the limit reported in headers when no limit is enforced
-LOG_SIZE = 1_000
+NOMINAL_TOKEN_LIMITS = {"input-tokens": 2_000_000, "output-tokens": 400_000}  # per minute, reported only; assumed
+LOG_SIZE = 1_000  # requests kept in the log
+BODY_KEPT_BYTES = 256 * 1024  # a body up to this size is kept whole in the log; a larger one only as a summary
+LOG_BODY_BYTES = 32 * 1024 * 1024  # kept bodies in the whole log; beyond it the oldest are reduced to summaries
+BODY_HEAD_BYTES = 1024  # how much of a body the summary keeps
 THREADS_KEPT = 1_000
 
 
@@ -33,22 +39,63 @@ class Options:
     requests_per_minute: int | None = None  # enforce a rate limit (429 + retry-after); None for none
     context_window: int | None = None  # override every model's context window
     tools_required_for_tool_blocks: bool = False  # rule 26: refuse tool blocks sent without `tools`
+    extra_betas: tuple[str, ...] = ()  # `anthropic-beta` names accepted on top of the known ones
 
 
 @dataclass
 class RequestRecord:
-    """One request as the server received it, and how it was answered."""
+    """One request as the server received it, and how it was answered.
+
+    The body is kept as the bytes received (`raw_body`) when it is at most `BODY_KEPT_BYTES` (256 KB) and the log
+    holds fewer than `LOG_BODY_BYTES` (32 MB) of bodies; otherwise only its summary stays: `body_size` (bytes),
+    `body_sha256` and `body_head` (the first KB). `body` parses the kept bytes on each access.
+    """
 
     at: float  # seconds since the server started
     method: str
     path: str
     headers: dict[str, str]
-    body: Any = None
     status: int | None = None
-    fault: str | None = None  # "fail_next", "drop", "rate_limit" or "stream_error" when injected
+    fault: str | None = None  # "fail_next", "drop", "rate_limit", "stream_error", "scripted", "cut_stream", ...
     request_id: str | None = None
     stream: bool = False
     finished_at: float | None = None
+    error: str | None = None  # an internal failure answered with a 500 `api_error`: "ExceptionType: message"
+    body_size: int = 0  # bytes received, or announced by Content-Length when refused unread (413)
+    body_sha256: str | None = None  # of the bytes received; None when none were read
+    body_head: bytes = b""  # the first KB of the body
+    raw_body: bytes | None = None  # the whole body, while the log keeps it
+    logged: bool = field(default=False, repr=False)  # still in the log (its kept bytes count toward the bound)
+    keeper: Callable[[RequestRecord, bytes], None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def body(self) -> Any:
+        """The JSON body as sent (a dict for a valid request), parsed anew on each access.
+
+        None when there was no body, it was not JSON, or it was too large to keep (see `body_size`)."""
+        if not self.raw_body:
+            return None
+        try:
+            return json.loads(self.raw_body)
+        except (ValueError, RecursionError):
+            return None
+
+    @body.setter
+    def body(self, value: Any) -> None:
+        """Log a body already parsed: it is kept as its JSON, within the log's bounds."""
+        raw = json.dumps(value, ensure_ascii=False).encode()
+        if self.keeper is not None:
+            self.keeper(self, raw)
+        else:
+            self.keep_body(raw)
+
+    def keep_body(self, raw: bytes) -> int:
+        """Record `raw` (whole if small enough, else its summary); return the bytes kept whole."""
+        self.body_size = len(raw)
+        self.body_sha256 = hashlib.sha256(raw).hexdigest()
+        self.body_head = raw[:BODY_HEAD_BYTES]
+        self.raw_body = raw if len(raw) <= BODY_KEPT_BYTES else None
+        return len(self.raw_body or b"")
 
     @property
     def retry_count(self) -> int:
@@ -64,6 +111,30 @@ class Fault:
     retry_after_ms: float | None
     message: str | None = None
     drop: bool = False
+    details: dict[str, Any] | None = None  # the error body's `details` (e.g. an `error_code`)
+    should_retry: bool | None = None  # `x-should-retry` when it differs from the status's default
+    name: str = "fail_next"  # what the request log calls it
+
+
+@dataclass
+class Scripted:
+    """One queued reply (`reply_next`, `refuse_next`): sent as given to the next valid `POST /v1/messages`."""
+
+    content: list[dict[str, Any]]
+    stop_reason: str
+    usage: dict[str, Any] | None = None
+    stop_details: dict[str, Any] | None = None
+    stop_sequence: str | None = None
+
+
+@dataclass
+class StreamFault:
+    """A queued break of the next streamed reply after `after_events` events (ping included): an `event: error`
+    of `error_type`, or (`cut`) the connection closed in the middle of the body."""
+
+    after_events: int
+    error_type: str = "overloaded_error"
+    cut: bool = False
 
 
 @dataclass
@@ -91,13 +162,15 @@ class ServerState:
         self.options = options
         self.started = time.monotonic()
         self.lock = threading.Lock()
-        self.log: deque[RequestRecord] = deque(maxlen=LOG_SIZE)
-        self.faults: deque[Fault] = deque()  # errors and drops, served in the order they were queued
-        self.stream_faults: deque[tuple[int, str]] = deque()
+        self.log: deque[RequestRecord] = deque()
+        self.log_bytes = 0  # bodies kept whole in the log
+        self.faults: deque[Fault | Scripted] = deque()  # errors, drops and scripted replies, in the order queued
+        self.stream_faults: deque[StreamFault] = deque()
         self.counters: dict[str, int] = {}
         self.threads: OrderedDict[str, Thread] = OrderedDict()
         self.bucket: float | None = None  # requests available now; None: full
         self.bucket_at = time.monotonic()
+        self.token_levels: dict[str, tuple[float, float]] = {}  # family: (tokens left, when), for the headers
 
     def now(self) -> float:
         return round(time.monotonic() - self.started, 6)
@@ -110,21 +183,56 @@ class ServerState:
     def record(self, record: RequestRecord) -> RequestRecord:
         with self.lock:
             self.log.append(record)
+            record.logged, record.keeper = True, self.keep_body
+            while len(self.log) > LOG_SIZE:
+                old = self.log.popleft()
+                old.logged = False
+                self.log_bytes -= len(old.raw_body or b"")
         return record
 
-    def take_fault(self) -> Fault | None:
-        """The next queued error answer, unless the next fault in line is a drop (or there is none)."""
+    def keep_body(self, record: RequestRecord, raw: bytes) -> None:
+        """Log a request's body, then reduce the oldest kept bodies to summaries while over `LOG_BODY_BYTES`."""
         with self.lock:
-            return self.faults.popleft() if self.faults and not self.faults[0].drop else None
+            self.log_bytes -= len(record.raw_body or b"")  # a body logged twice replaces the first
+            kept = record.keep_body(raw)
+            if not record.logged:
+                record.raw_body = None
+                return
+            self.log_bytes += kept
+            for old in self.log:
+                if self.log_bytes <= LOG_BODY_BYTES:
+                    break
+                if old.raw_body is not None:
+                    self.log_bytes -= len(old.raw_body)
+                    old.raw_body = None
 
-    def take_stream_fault(self) -> tuple[int, str] | None:
+    def clear_log(self) -> None:
+        with self.lock:
+            for record in self.log:
+                record.logged = False
+            self.log.clear()
+            self.log_bytes = 0
+
+    def take_fault(self) -> Fault | None:
+        """The next queued error answer, if it is first in line (not a drop or a scripted reply)."""
+        with self.lock:
+            head = self.faults[0] if self.faults else None
+            return self.faults.popleft() if isinstance(head, Fault) and not head.drop else None
+
+    def take_scripted(self) -> Scripted | None:
+        """The next scripted reply, if it is first in line."""
+        with self.lock:
+            return self.faults.popleft() if self.faults and isinstance(self.faults[0], Scripted) else None
+
+    def take_stream_fault(self) -> StreamFault | None:
         with self.lock:
             return self.stream_faults.popleft() if self.stream_faults else None
 
     def take_drop(self) -> bool:
         """Whether to drop this connection: the next fault in line is a drop (it is then used up)."""
         with self.lock:
-            if self.faults and self.faults[0].drop:
+            head = self.faults[0] if self.faults else None
+            if isinstance(head, Fault) and head.drop:
                 self.faults.popleft()
                 return True
             return False
@@ -133,7 +241,7 @@ class ServerState:
         rpm = self.options.requests_per_minute
         return (rpm, True) if rpm else (NOMINAL_RPM, False)
 
-    def take_request_slot(self, model: str) -> dict[str, str]:
+    def take_request_slot(self, model: str) -> None:
         """Spend one request from the token bucket; raise a 429 if a limit is enforced and the bucket is empty.
 
         The bucket holds one second's worth of requests (at least one) and refills continuously at the rate of
@@ -142,26 +250,64 @@ class ServerState:
         rpm, enforced = self._limit()
         capacity, rate = max(1.0, math.ceil(rpm / 60)), rpm / 60
         with self.lock:
-            now = time.monotonic()
-            filled = capacity if self.bucket is None else self.bucket + (now - self.bucket_at) * rate
-            self.bucket = min(capacity, filled)
-            self.bucket_at = now
-            if self.bucket < 1 and enforced:
-                wait = (1 - self.bucket) / rate
+            level = self._refill(capacity, rate)
+            if level < 1 and enforced:
+                wait = (1 - level) / rate
                 headers = {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(math.ceil(wait * 1000))}
-                headers.update(self._rate_headers(rpm, 0, wait))
+                headers.update(self._rate_headers_locked())
                 raise ApiError(429, f"This request would exceed your organization's rate limit of {rpm} requests "
                                f"per minute (org: offline, model: {model}). For details, refer to: "
                                "https://docs.claude.com/en/api/rate-limits.", headers=headers)
-            self.bucket = max(0.0, self.bucket - 1)  # remaining is the bucket's fill, expressed per minute
-            return self._rate_headers(rpm, int(self.bucket / capacity * rpm), (capacity - self.bucket) / rate)
+            self.bucket = max(0.0, level - 1)
 
-    @staticmethod
-    def _rate_headers(rpm: int, remaining: int, refill_s: float) -> dict[str, str]:
-        reset = (datetime.now(timezone.utc) + timedelta(seconds=refill_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {"anthropic-ratelimit-requests-limit": str(rpm),
-                "anthropic-ratelimit-requests-remaining": str(remaining),
-                "anthropic-ratelimit-requests-reset": reset}
+    def _refill(self, capacity: float, rate: float) -> float:
+        now = time.monotonic()
+        filled = capacity if self.bucket is None else self.bucket + (now - self.bucket_at) * rate
+        self.bucket, self.bucket_at = min(capacity, filled), now
+        return self.bucket
+
+    def spend_tokens(self, input_tokens: int, output_tokens: int) -> None:
+        """Count a reply's tokens against the nominal per-minute token limits (reported, never enforced)."""
+        with self.lock:
+            for name, spent in (("input-tokens", input_tokens), ("output-tokens", output_tokens)):
+                level = self._token_level(name)
+                self.token_levels[name] = (max(0.0, level - spent), time.monotonic())
+
+    def _token_level(self, name: str) -> float:
+        limit = NOMINAL_TOKEN_LIMITS[name]
+        level, at = self.token_levels.get(name, (float(limit), time.monotonic()))
+        return min(float(limit), level + (time.monotonic() - at) * limit / 60)
+
+    def rate_headers(self) -> dict[str, str]:
+        """The four `anthropic-ratelimit-*` families as they stand now (docs: api/rate-limits, response headers).
+
+        `requests-*` reports `requests_per_minute` when it is enforced, else a nominal 4,000; the input and output
+        token families report nominal limits (`NOMINAL_TOKEN_LIMITS`) refilled continuously, with `remaining`
+        rounded to the nearest thousand; `tokens-*` repeats whichever of the two is the more restrictive now.
+        Resets are RFC 3339 times at which the bucket is full again."""
+        with self.lock:
+            rpm, _ = self._limit()
+            self._refill(max(1.0, math.ceil(rpm / 60)), rpm / 60)
+            return self._rate_headers_locked()
+
+    def _rate_headers_locked(self) -> dict[str, str]:
+        rpm, _ = self._limit()
+        capacity, rate = max(1.0, math.ceil(rpm / 60)), rpm / 60
+        level = capacity if self.bucket is None else self.bucket
+        families = {"requests": (rpm, math.floor(level) / capacity * rpm, (capacity - level) / rate)}
+        for name, limit in NOMINAL_TOKEN_LIMITS.items():
+            tokens = self._token_level(name)
+            families[name] = (limit, tokens, (limit - tokens) / (limit / 60))
+        families["tokens"] = min((families["input-tokens"], families["output-tokens"]), key=lambda f: f[1] / f[0])
+        now = datetime.now(timezone.utc)
+        headers = {}
+        for name, (limit, remaining, refill_s) in families.items():
+            headers[f"anthropic-ratelimit-{name}-limit"] = str(limit)
+            shown = int(remaining) if name == "requests" else int(round(remaining, -3))  # tokens: nearest thousand
+            headers[f"anthropic-ratelimit-{name}-remaining"] = str(shown)
+            headers[f"anthropic-ratelimit-{name}-reset"] = (now + timedelta(seconds=refill_s)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
+        return headers
 
     def store_thread(self, message_id: str, thread: Thread) -> None:
         with self.lock:
