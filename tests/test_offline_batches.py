@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -17,15 +16,12 @@ from datetime import datetime, timedelta, timezone
 import anthropic
 import httpx2
 import pytest
-import uvicorn
 from anthropic import Anthropic, AsyncAnthropic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.offline import batches
-from helpers.offline.app import build_app
+from helpers.offline import OfflineClaude, batches, start_server
 from helpers.offline.batch_store import CANCEL_S, Batch, BatchClock, BatchItem, BatchStore, processing_time
-from helpers.offline.batches import BatchSteering
 from helpers.offline.state import Fault, Options, ServerState
 
 MODEL = "claude-haiku-5-5"
@@ -33,42 +29,16 @@ START = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 KEY = "sk-ant-test"
 
 
-class BatchServer(BatchSteering):
-    """The offline Claude's app with the batch routes mounted before its catch-all, served on a free port."""
-
-    def __init__(self) -> None:
-        self.state = ServerState(Options(first_token_ms=0, per_token_ms=0))
-        app = build_app(self.state)
-        if not any(getattr(route, "path", "") == "/v1/messages/batches" for route in app.router.routes):
-            app.router.routes[-1:-1] = batches.routes(self.state)  # until app.py mounts them itself
-        self.state.batches = BatchStore(BatchClock(START, frozen=True))
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                                     lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> BatchServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert self._thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
-def running() -> Iterator[BatchServer]:
-    with BatchServer() as serving:
+def running() -> Iterator[OfflineClaude]:
+    """One offline Claude for the module, its batches on a frozen clock that only `advance_batch_clock` moves."""
+    with start_server(first_token_ms=0, per_token_ms=0) as serving:
+        serving.state.batches = BatchStore(BatchClock(START, frozen=True))
         yield serving
 
 
 @pytest.fixture
-def server(running: BatchServer) -> BatchServer:
+def server(running: OfflineClaude) -> OfflineClaude:
     """The module's server with a fresh batch store (clock frozen at START), no faults and an empty log."""
     running.state.batches = BatchStore(BatchClock(START, frozen=True))
     running.state.faults.clear()
@@ -77,7 +47,7 @@ def server(running: BatchServer) -> BatchServer:
 
 
 @pytest.fixture
-def client(server: BatchServer) -> Iterator[Anthropic]:
+def client(server: OfflineClaude) -> Iterator[Anthropic]:
     with Anthropic(api_key=KEY, base_url=server.url, max_retries=0) as sdk:
         yield sdk
 
@@ -88,7 +58,7 @@ def request(custom_id: str, text: str, **params: object) -> dict:
             "params": {"model": MODEL, "messages": [{"role": "user", "content": text}], **params}}
 
 
-def finish(server: BatchServer, requests: int = 1) -> None:
+def finish(server: OfflineClaude, requests: int = 1) -> None:
     """Advance the clock just past the time a batch of `requests` takes."""
     server.advance_batch_clock(processing_time(requests) + 0.001)
 
@@ -471,7 +441,8 @@ def test_a_thousand_requests_are_processed_and_read_back_by_custom_id(client, se
 
 def test_same_batch_on_a_fresh_server_gives_the_same_results():
     def run() -> bytes:
-        with BatchServer() as fresh:
+        with start_server(first_token_ms=0, per_token_ms=0) as fresh:
+            fresh.state.batches = BatchStore(BatchClock(START, frozen=True))
             headers = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
             created = httpx2.post(f"{fresh.url}/v1/messages/batches", headers=headers,
                                   json={"requests": [request("a", "Tell me a story about a fox"),

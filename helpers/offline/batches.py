@@ -1,6 +1,6 @@
 """The offline Claude's Message Batches API: create, retrieve, list, cancel, delete, and the results as JSONL.
 
-Routes (`routes(state)`, mounted before the app's catch-all): `POST /v1/messages/batches`,
+Routes (`routes(state, wrap)`, mounted by the app before its catch-all): `POST /v1/messages/batches`,
 `GET /v1/messages/batches`, `GET|DELETE /v1/messages/batches/{id}`, `POST /v1/messages/batches/{id}/cancel` and
 `GET /v1/messages/batches/{id}/results`, whose absolute URL on this server is the batch's `results_url`.
 
@@ -24,13 +24,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .batch_store import DEFAULT_PROCESSING_S, Batch, BatchItem, BatchStore, Steering, processing_time
+from .batch_store import Batch, BatchItem, BatchStore, Steering, processing_time
 from .compose import compose
 from .errors import ApiError, invalid
 from .models import MODELS
 from .responder import respond
-from .state import RequestRecord, ServerState
-from .validation import check_headers, check_request
+from .state import ServerState
+from .validation import check_request
 
 MAX_BATCH_BYTES = 256 * 1024 * 1024  # docs: build-with-claude/batch-processing, "100,000 ... or 256 MB"
 MAX_REQUESTS = 100_000  # docs: api/messages/batches/create, `requests` maxItems
@@ -42,77 +42,34 @@ OUTPUT_300K = 300_000
 OUTPUT_300K_MODELS = frozenset({"claude-haiku-5-5", "claude-sonnet-5-5", "claude-opus-5-5", "claude-sonnet-5",
                                 "claude-opus-5", "claude-opus-4-8", "claude-opus-4-7", "claude-opus-4-6",
                                 "claude-sonnet-4-6"})
-ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"  # the same placeholder the Messages routes send
-MASKED_HEADERS = {"x-api-key", "authorization"}
-LOGGED_BODY_BYTES = 32 * 1024 * 1024  # bodies above this are not kept in the request log
-Handler = Callable[[Request, ServerState, RequestRecord, frozenset[str]], Awaitable[Response]]
+Handler = Callable[[Request, ServerState, bytes, frozenset[str]], Awaitable[Response]]
 
 
-def routes(state: ServerState) -> list[Route]:
-    """The batch routes for one server. They use `state.batches` (a `BatchStore`, created here if the state has
-    none), read on every request, so a test may swap in a store with a frozen clock."""
-    if not hasattr(state, "batches"):
-        state.batches = BatchStore()
-
-    def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def run(request: Request) -> Response:
-            return await _handle(request, state, handler)
-        return run
-
+def routes(state: ServerState, wrap: Callable[[Handler], Callable[[Request], Awaitable[Response]]]) -> list[Route]:
+    """The batch routes for one server, each handler wrapped by `wrap` (the app's request handling: log, request
+    id, headers check, queued faults, errors). They use `state.batches` (a `BatchStore`), read on every request,
+    so a test may swap in a store with a frozen clock."""
     return [
-        Route("/v1/messages/batches", endpoint(_create), methods=["POST"]),
-        Route("/v1/messages/batches", endpoint(_list), methods=["GET"]),
-        Route("/v1/messages/batches/{batch_id}", endpoint(_retrieve), methods=["GET"]),
-        Route("/v1/messages/batches/{batch_id}", endpoint(_delete), methods=["DELETE"]),
-        Route("/v1/messages/batches/{batch_id}/cancel", endpoint(_cancel), methods=["POST"]),
-        Route("/v1/messages/batches/{batch_id}/results", endpoint(_results), methods=["GET"]),
+        Route("/v1/messages/batches", wrap(_create), methods=["POST"]),
+        Route("/v1/messages/batches", wrap(_list), methods=["GET"]),
+        Route("/v1/messages/batches/{batch_id}", wrap(_retrieve), methods=["GET"]),
+        Route("/v1/messages/batches/{batch_id}", wrap(_delete), methods=["DELETE"]),
+        Route("/v1/messages/batches/{batch_id}/cancel", wrap(_cancel), methods=["POST"]),
+        Route("/v1/messages/batches/{batch_id}/results", wrap(_results), methods=["GET"]),
     ]
-
-
-async def _handle(request: Request, state: ServerState, handler: Handler) -> Response:
-    """What every API route does around its own work: log, request id, headers check, queued faults, errors."""
-    headers_seen = {k: ("***" if k in MASKED_HEADERS else v) for k, v in request.headers.items()}
-    record = state.record(RequestRecord(at=state.now(), method=request.method, path=request.url.path,
-                                        headers=headers_seen))
-    request_id = record.request_id = state.next_id("req_011C")
-    headers = {"request-id": request_id, "anthropic-organization-id": ORGANIZATION_ID}
-    try:
-        betas = check_headers(request.headers)
-        fault = state.take_fault()
-        if fault:
-            record.fault = "fail_next"
-            extra = {}
-            if fault.retry_after_ms is not None:
-                extra = {"retry-after-ms": str(fault.retry_after_ms),
-                         "retry-after": str(max(1, round(fault.retry_after_ms / 1000)))}
-            raise ApiError(fault.status, fault.message, headers=extra)
-        response = await handler(request, state, record, betas)
-        response.headers.update(headers)
-        record.status = response.status_code
-        return response
-    except ApiError as error:
-        record.status = error.status
-        error_headers = {} if error.bare else dict(headers)
-        return JSONResponse(error.body(request_id), status_code=error.status,
-                            headers={**error_headers, **error.headers})
-    finally:
-        record.finished_at = state.now()
 
 
 # -- create --------------------------------------------------------------------------------------------------------
 
-async def _create(request: Request, state: ServerState, record: RequestRecord, betas: frozenset[str]) -> Response:
+async def _create(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
-    raw = await _read_body(request)
     body = _parse(raw)
-    if len(raw) <= LOGGED_BODY_BYTES:
-        record.body = body
     requests = check_batch(body)
     beta = request.query_params.get("beta") == "true" or bool(request.headers.get("anthropic-beta"))
     batch_id = state.next_id("msgbatch_01")
     base = str(request.base_url).rstrip("/")
     results_url = f"{base}/v1/messages/batches/{batch_id}/results"
-    base_s = getattr(state.options, "batch_processing_s", DEFAULT_PROCESSING_S)
+    base_s = state.options.batch_processing_s
     duration = processing_time(len(requests), base_s)
 
     def process() -> list[BatchItem]:
@@ -132,20 +89,6 @@ async def _create(request: Request, state: ServerState, record: RequestRecord, b
     batch = Batch(id=batch_id, created_at=store.now(), items=items, results_url=results_url)
     store.add(batch)
     return JSONResponse(batch.view(batch.created_at))
-
-
-async def _read_body(request: Request) -> bytes:
-    """The body, refused with the edge's bare 413 as soon as it passes 256 MB (nothing more is read)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BATCH_BYTES:
-        raise ApiError(413, "Request exceeds the maximum size", bare=True)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BATCH_BYTES:
-            raise ApiError(413, "Request exceeds the maximum size", bare=True)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _parse(raw: bytes) -> Any:
@@ -269,24 +212,24 @@ def _steered_error(steering: Steering) -> dict[str, Any]:
 
 # -- reading, listing, cancelling, deleting --------------------------------------------------------------------
 
-async def _retrieve(request: Request, state: ServerState, record: RequestRecord, betas: frozenset[str]) -> Response:
+async def _retrieve(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
     return JSONResponse(store.get(request.path_params["batch_id"]).view(store.now()))
 
 
-async def _cancel(request: Request, state: ServerState, record: RequestRecord, betas: frozenset[str]) -> Response:
+async def _cancel(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
     return JSONResponse(store.cancel(request.path_params["batch_id"]).view(store.now()))
 
 
-async def _delete(request: Request, state: ServerState, record: RequestRecord, betas: frozenset[str]) -> Response:
+async def _delete(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
     batch_id = request.path_params["batch_id"]
     store.delete(batch_id)
     return JSONResponse({"id": batch_id, "type": "message_batch_deleted"})
 
 
-async def _list(request: Request, state: ServerState, record: RequestRecord, betas: frozenset[str]) -> Response:
+async def _list(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
     query = request.query_params
     limit = _limit(query.get("limit", "20"))
@@ -313,7 +256,7 @@ def _limit(value: str) -> int:
     return limit
 
 
-async def _results(request: Request, state: ServerState, record: RequestRecord, betas: frozenset[str]) -> Response:
+async def _results(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
     batch = store.get(request.path_params["batch_id"])
     view = batch.view(store.now())

@@ -20,6 +20,7 @@ from anthropic.types import ContentBlock, RefusalStopDetails, StopReason
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import CONNECTION_SCOPE_KEY, build_app
+from .batches import BatchSteering
 from .errors import error_type_for
 from .state import Fault, Options, RequestRecord, Scripted, ServerState, StreamFault
 
@@ -57,7 +58,7 @@ def _protocol_for(state: ServerState) -> type[asyncio.Protocol]:
     return FaultyH11Protocol
 
 
-class OfflineClaude:
+class OfflineClaude(BatchSteering):
     """A running offline Claude: its `url`, its request log and the faults you can queue on it.
 
     Memory is bounded whatever it is sent: a body over 32 MB is refused with a 413 before it is read (or, chunked,

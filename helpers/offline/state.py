@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .batch_store import BatchStore
 from .errors import ApiError
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -40,6 +41,7 @@ class Options:
     context_window: int | None = None  # override every model's context window
     tools_required_for_tool_blocks: bool = False  # rule 26: refuse tool blocks sent without `tools`
     extra_betas: tuple[str, ...] = ()  # `anthropic-beta` names accepted on top of the known ones
+    batch_processing_s: float = 2.0  # seconds a one-request batch takes; +this per 1,000 more, at most 10x
 
 
 @dataclass
@@ -168,6 +170,7 @@ class ServerState:
         self.stream_faults: deque[StreamFault] = deque()
         self.counters: dict[str, int] = {}
         self.threads: OrderedDict[str, Thread] = OrderedDict()
+        self.batches = BatchStore()
         self.bucket: float | None = None  # requests available now; None: full
         self.bucket_at = time.monotonic()
         self.token_levels: dict[str, tuple[float, float]] = {}  # family: (tokens left, when), for the headers
