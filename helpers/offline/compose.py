@@ -5,11 +5,16 @@ the one token estimate), gives ids to the message and its tool calls, and fills 
 the finished message into the exact event order of a real stream: `message_start`, `content_block_start`,
 `ping`, `content_block_delta`s of a few tokens each, `content_block_stop`, ..., `message_delta` with the
 cumulative usage, `message_stop`. Each delta carries how many tokens it holds, so the server can pace them.
+
+Whatever the request held, the message is wire-safe: a lone surrogate (`"\\ud800"`, which JSON allows and UTF-8
+cannot encode) becomes U+FFFD and a non-finite number becomes `null`, so the JSON body and every SSE frame encode.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +22,7 @@ from .responder import Reply
 from .tokens import count_json, count_text, split_tokens
 
 TOKENS_PER_DELTA = 3
+SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 Event = tuple[str, dict[str, Any], int]  # name, data, tokens it carries
 
 
@@ -52,7 +58,7 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
             break
     if stop_reason == "tool_use" and not any(b["type"] == "tool_use" for b in content):
         stop_reason = "max_tokens"
-    return {
+    return wire_safe({
         "id": message_id,
         "type": "message",
         "role": "assistant",
@@ -63,7 +69,20 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
         "stop_details": None,
         "container": None,
         "usage": usage(input_tokens, used),
-    }
+    })
+
+
+def wire_safe(value: Any) -> Any:
+    """`value` with lone surrogates in its strings replaced by U+FFFD and non-finite floats by None."""
+    if isinstance(value, str):
+        return SURROGATE_RE.sub("\ufffd", value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {wire_safe(k): wire_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [wire_safe(v) for v in value]
+    return value
 
 
 def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:

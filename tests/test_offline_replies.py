@@ -1,0 +1,196 @@
+"""The offline Claude's replies under hostile input: never an exception, always wire-safe JSON, bounded CPU.
+
+`respond()` + `compose()` are driven directly (hypothesis, and a list of inputs that once crashed or stalled the
+server), then the same bodies go over HTTP, where the answer must never be a 500 and a stream must end cleanly.
+Speed is compared with a normal request measured in the same run, never with an absolute time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+import httpx2
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers.offline.compose import compose, sse, stream_events
+from helpers.offline.responder import Reply, merge_turns, respond, system_text
+
+MODEL = "claude-haiku-4-5"
+WEATHER = {"name": "get_weather", "description": "Get the current weather for a city",
+           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+CALC = {"name": "calculator", "input_schema": {"type": "object", "properties": {"expression": {"type": "string"}},
+                                               "required": ["expression"]}}
+ADD = {"name": "add", "input_schema": {"type": "object", "properties": {"a": {"type": "number"},
+                                                                        "b": {"type": "integer"}},
+                                       "required": ["a", "b"]}}
+
+
+def body(content: Any, **fields: Any) -> dict[str, Any]:
+    return {"model": MODEL, "max_tokens": 64_000, "messages": [{"role": "user", "content": content}], **fields}
+
+
+def run(request: dict[str, Any]) -> dict[str, Any]:
+    """respond + compose + every stream frame, checked to be JSON without NaN and encodable as UTF-8."""
+    ids = itertools.count()
+    message = compose(respond(request, request["messages"]), request, input_tokens=10, message_id="msg_01",
+                      new_tool_id=lambda: f"toolu_{next(ids)}")
+    json.dumps(message, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    for name, data, _ in stream_events(message):
+        json.dumps(data, allow_nan=False)
+        sse(name, data)
+    return message
+
+
+TOOL_RESULT_HISTORY = [
+    {"role": "user", "content": "Weather in Paris?"},
+    {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather",
+                                       "input": {"city": "Paris"}}]},
+    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+                                  "content": [{"type": "text", "text": 5}]}]},
+]
+PATHOLOGICAL = {
+    "properties maps a name to a string": body("Weather in Paris?", tools=[
+        {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": "string"},
+                                                 "required": ["city"]}}]),
+    "tool_result text that is a number": {"model": MODEL, "max_tokens": 500, "messages": TOOL_RESULT_HISTORY},
+    "lone surrogate": body("say \ud800 hi"),
+    "5,000 terms": body("What is " + "+".join(["1"] * 5000) + "?"),
+    "tower of powers": body("What is ((9**64)**64)**2?"),
+    "count to 5,000 digits": body("count to " + "7" * 5000),
+    "400-digit tool input": body("add " + "9" * 400 + " and 2", tools=[ADD]),
+    "capital of 60,000 spaces": body("capital of" + " " * 60_000 + "!"),
+    "20,000 parentheses": body("(" * 20_000),
+    "20,000 parentheses to a calculator": body("calculate " + "(" * 20_000, tools=[CALC]),
+    "story about 120,000 spaces": body("Write a story about" + " " * 60_000 + "x" + " " * 60_000 + "."),
+    "30,000 apostrophes": body("'a" * 30_000),
+    "20,000 places": body("Weather in " + "Paris " * 20_000, tools=[WEATHER]),
+    "30,000 my": body("my " * 30_000 + "name is"),
+    "a 60,000-letter word": body("what is my " + "a" * 60_000),
+    "60,000 digits": body("1" * 60_000 + "+1"),
+    "a root of a negative number": body("What is (-8) ^ 0.5?"),
+    "deep tool input in the history": {"model": MODEL, "max_tokens": 500, "tools": [WEATHER], "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather",
+                                           "input": {"city": json.loads("[" * 900 + "]" * 900)}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"}]}]},
+}
+
+
+@pytest.mark.parametrize("name", list(PATHOLOGICAL))
+def test_a_pathological_request_gets_a_reply(name):
+    message = run(PATHOLOGICAL[name])
+    assert message["stop_reason"] in {"end_turn", "tool_use", "max_tokens"}
+    assert message["usage"]["output_tokens"] >= 1
+
+
+def test_what_the_pathological_requests_are_answered():
+    assert run(PATHOLOGICAL["lone surrogate"])["content"][0]["text"] == "\ufffd hi"
+    assert run(PATHOLOGICAL["tool_result text that is a number"])["content"][0]["text"] == \
+        'get_weather(city="Paris") returned: [text].'
+    weather = run(PATHOLOGICAL["properties maps a name to a string"])["content"]
+    assert [b["input"] for b in weather if b["type"] == "tool_use"] == [{"city": "Paris"}]
+    add = run(PATHOLOGICAL["400-digit tool input"])["content"]
+    assert [b["input"] for b in add if b["type"] == "tool_use"] == [{"a": 2.0, "b": 0}]  # the huge one is skipped
+    assert "= " not in run(PATHOLOGICAL["tower of powers"])["content"][0]["text"]  # refused, not computed
+    assert run(body("What is 2 ** 10?"))["content"][0]["text"] == "2 ** 10 = 1024."
+    assert run(body("count to 5"))["content"][0]["text"] == "1, 2, 3, 4, 5."
+    assert run(body("What is the capital of   france  ?"))["content"][0]["text"] == "The capital of France is Paris."
+    assert run(body("Write a story about ?"))["content"][0]["text"].startswith("Once upon a time, there was a "
+                                                                              "lighthouse.")
+
+
+def _best(request: dict[str, Any], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run(request)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_no_request_costs_much_more_than_a_normal_one(record_property):
+    """Each pathological request within 20x a normal tool request (a call to get_weather), measured in this run."""
+    normal = _best(body("What's the weather in Paris?", tools=[WEATHER]), 50)
+    record_property("normal_ms", round(normal * 1000, 3))
+    slow = {}
+    for name, request in PATHOLOGICAL.items():
+        spent = _best(request, 5)
+        record_property(name, round(spent * 1000, 3))
+        if spent > 20 * normal:
+            slow[name] = round(spent / normal, 1)
+    assert slow == {}
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                max_size=4), max_leaves=20)
+SCHEMA = st.fixed_dictionaries({}, optional={
+    "type": st.sampled_from(["object", "string", 3, None]) | JSON,
+    "properties": st.dictionaries(st.sampled_from(["city", "query", "n", "expression", "unit", "x"]),
+                                  JSON | st.fixed_dictionaries({"type": st.sampled_from(
+                                      ["string", "number", "integer", "boolean", "array", "object", ["null"]])},
+                                      optional={"enum": JSON}), max_size=4) | JSON,
+    "required": st.lists(st.sampled_from(["city", "query", "n", "expression", "unit", "x"]) | JSON, max_size=4)
+    | JSON})
+TEXT = st.text(min_size=1, max_size=200) | st.sampled_from(["Weather in Paris and Tokyo?", "What is 2 + 2?",
+                                                             "count to 3", "say \ud800", "Write a story about x"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXT, schema=SCHEMA, description=JSON, choice=st.sampled_from([None, "auto", "any", "tool"]),
+       result=JSON, system=st.none() | st.text(max_size=50))
+def test_any_text_and_any_tool_schema_get_a_wire_safe_reply(text, schema, description, choice, result, system):
+    tool = {"name": "get_weather", "description": description, "input_schema": schema}
+    first = {"model": MODEL, "max_tokens": 300, "messages": [{"role": "user", "content": text}], "tools": [tool]}
+    if choice:
+        first["tool_choice"] = {"type": choice, "name": "get_weather"} if choice == "tool" else {"type": choice}
+    if system is not None:
+        first["system"] = system
+    message = run(first)
+    calls = [b for b in message["content"] if b["type"] == "tool_use"]
+    if choice in {"any", "tool"}:
+        assert calls
+    if calls:
+        history = [*first["messages"], {"role": "assistant", "content": message["content"]},
+                   {"role": "user", "content": [{"type": "tool_result", "tool_use_id": c["id"], "content": result}
+                                                for c in calls]}]
+        run({**first, "messages": history})
+
+
+def test_system_messages_are_system_text_not_turns():
+    messages = [{"role": "user", "content": "Hello"}, {"role": "system", "content": "Talk like a pirate."},
+                {"role": "assistant", "content": "Hi."}, {"role": "user", "content": "Hello again"},
+                {"role": "system", "content": [{"type": "text", "text": "Answer in all caps."}]}]
+    assert [t["role"] for t in merge_turns(messages)] == ["user", "assistant", "user"]
+    assert system_text("Be kind.", messages) == "Be kind.\nTalk like a pirate.\nAnswer in all caps."
+    reply = respond({"model": MODEL, "max_tokens": 100, "messages": messages}, messages)
+    assert reply.content == [{"type": "text", "text": "ARR! AHOY! HOW CAN I HELP YOU TODAY?"}]
+
+
+def test_a_reply_refuses_an_unknown_stop_reason():
+    with pytest.raises(ValueError, match="stop_reason must be one of end_turn, max_tokens"):
+        Reply([], "some_future_reason")
+
+
+@pytest.mark.parametrize("name", ["lone surrogate", "5,000 terms", "capital of 60,000 spaces",
+                                  "tool_result text that is a number", "properties maps a name to a string",
+                                  "400-digit tool input"])
+def test_over_http_never_a_500_and_streams_end(server, name):
+    request = PATHOLOGICAL[name]
+    headers = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01", "content-type": "application/json"}
+    raw = json.dumps(request).encode()  # \ud800 travels escaped, as JSON allows
+    with httpx2.Client(base_url=server.url, headers=headers, timeout=30) as http:
+        answer = http.post("/v1/messages", content=raw)
+        assert answer.status_code in {200, 400}, answer.text
+        if answer.status_code == 400:
+            assert answer.json()["error"]["type"] == "invalid_request_error"
+            return
+        streamed = http.post("/v1/messages", content=json.dumps({**request, "stream": True}).encode())
+    events = [line.removeprefix("event: ") for line in streamed.text.splitlines() if line.startswith("event: ")]
+    assert streamed.status_code == 200
+    assert events[0] == "message_start" and events[-2:] == ["message_delta", "message_stop"]
