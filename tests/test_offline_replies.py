@@ -14,11 +14,14 @@ from typing import Any
 
 import httpx2
 import pytest
+from anthropic import Anthropic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers.offline import start_server
 from helpers.offline.compose import compose, sse, stream_events
 from helpers.offline.responder import Reply, merge_turns, respond, system_text
+from helpers.offline.tokens import count_json, count_text
 
 MODEL = "claude-haiku-4-5"
 WEATHER = {"name": "get_weather", "description": "Get the current weather for a city",
@@ -194,3 +197,92 @@ def test_over_http_never_a_500_and_streams_end(server, name):
     events = [line.removeprefix("event: ") for line in streamed.text.splitlines() if line.startswith("event: ")]
     assert streamed.status_code == 200
     assert events[0] == "message_start" and events[-2:] == ["message_delta", "message_stop"]
+
+
+# Stop reasons (addendum §6) ---------------------------------------------------------------------------------------
+
+def sdk(server) -> Anthropic:
+    return Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+
+
+def test_a_tool_call_cut_by_max_tokens_keeps_its_block(server):
+    with sdk(server) as client:
+        full = client.messages.create(model=MODEL, max_tokens=500, tools=[WEATHER],
+                                      messages=[{"role": "user", "content": "Weather in Paris?"}])
+        preface, call = full.content
+        assert call.input == {"city": "Paris"}
+        text_tokens = full.usage.output_tokens - count_text("get_weather") - count_json({"city": "Paris"})
+        cut = client.messages.create(model=MODEL, max_tokens=text_tokens + 1, tools=[WEATHER],
+                                     messages=[{"role": "user", "content": "Weather in Paris?"}])
+    assert cut.stop_reason == "max_tokens"
+    assert [b.type for b in cut.content] == ["text", "tool_use"]
+    assert cut.content[0].text == preface.text
+    assert cut.content[1].name == "get_weather" and cut.content[1].input == {}
+    assert cut.usage.output_tokens == text_tokens + 1
+
+
+def test_output_stops_at_the_context_window():
+    with start_server(first_token_ms=0, per_token_ms=0, context_window=120) as small, sdk(small) as client:
+        request = {"model": MODEL, "messages": [{"role": "user", "content": "Write a long story about a lighthouse."}]}
+        input_tokens = client.messages.count_tokens(**request).input_tokens
+        reply = client.messages.create(max_tokens=1000, **request)
+        roomy = client.messages.create(max_tokens=120 - input_tokens, **request)
+    assert reply.stop_reason == "model_context_window_exceeded"
+    assert reply.usage.output_tokens == 120 - input_tokens
+    assert roomy.stop_reason == "max_tokens"  # the same cut, asked for: not the window's doing
+    assert reply.content[0].text == roomy.content[0].text
+
+
+def test_a_stop_sequence_at_position_0_gives_an_empty_reply(server):
+    with sdk(server) as client:
+        reply = client.messages.create(model=MODEL, max_tokens=100, stop_sequences=["Hello"],
+                                       messages=[{"role": "user", "content": "Hi"}])
+    assert reply.content == [] and reply.stop_reason == "stop_sequence" and reply.stop_sequence == "Hello"
+    assert reply.usage.output_tokens == 1
+
+
+REFUSAL = {"type": "refusal", "category": "cyber", "explanation": "This request asks for malware."}
+
+
+def mock_client(message: dict[str, Any]) -> Anthropic:
+    """The real SDK reading what compose()/stream_events() produce, through httpx2.MockTransport."""
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if json.loads(request.content).get("stream"):
+            frames = b"".join(sse(name, data) for name, data, _ in stream_events(message))
+            return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=frames)
+        return httpx2.Response(200, json=message)
+
+    return Anthropic(api_key="sk-ant-test", base_url="http://offline.test", max_retries=0,
+                     http_client=httpx2.Client(transport=httpx2.MockTransport(answer)))
+
+
+def test_stop_details_reach_the_message_and_the_stream():
+    request = body("Hello", max_tokens=100)
+    message = compose(Reply([{"type": "text", "text": "I can't help with that."}], "refusal", REFUSAL), request,
+                      input_tokens=9, message_id="msg_01", new_tool_id=lambda: "toolu_01")
+    deltas = [data for name, data, _ in stream_events(message) if name == "message_delta"]
+    assert deltas[0]["delta"] == {"stop_reason": "refusal", "stop_sequence": None, "stop_details": REFUSAL}
+    client = mock_client(message)
+    created = client.messages.create(**request)
+    assert created.stop_reason == "refusal" and created.stop_details.category == "cyber"
+    with client.messages.stream(**request) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "refusal"
+    assert final.stop_details.model_dump() == REFUSAL
+    assert final.content[0].text == "I can't help with that."
+
+
+def test_complete_blocks_stream_whole_in_content_block_start():
+    blocks = [{"type": "redacted_thinking", "data": "EmwKAhgBEgy3"},
+              {"type": "server_tool_use", "id": "srvtoolu_01", "name": "web_search", "input": {"query": "tides"}},
+              {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01", "content": []},
+              {"type": "text", "text": "Nothing found."}]
+    request = body("tides?", max_tokens=100)
+    message = compose(Reply(blocks), request, input_tokens=9, message_id="msg_01", new_tool_id=lambda: "x")
+    starts = [data["content_block"] for name, data, _ in stream_events(message) if name == "content_block_start"]
+    assert starts[:3] == blocks[:3]
+    with mock_client(message).messages.stream(**request) as stream:
+        final = stream.get_final_message()
+    assert [b.to_dict() for b in final.content[:3]] == blocks[:3]
+    assert final.content[3].text == "Nothing found."

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .responder import Reply
-from .tokens import count_json, count_text, split_tokens
+from .tokens import count_block, count_json, count_text, split_tokens
 
 TOKENS_PER_DELTA = 3
 SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
@@ -28,33 +28,58 @@ Event = tuple[str, dict[str, Any], int]  # name, data, tokens it carries
 
 def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id: str,
             new_tool_id: Callable[[], str], context_window: int | None = None) -> dict[str, Any]:
-    """The Message object for `reply`, cut by stop sequences and `max_tokens`.
+    """The Message object for `reply`, cut by stop sequences, `max_tokens` and the context window.
 
-    `context_window` is the model's window in tokens (for `model_context_window_exceeded`)."""
-    budget = body["max_tokens"]
+    - A stop sequence cuts a text block before its earliest match (`stop_reason: "stop_sequence"`); a block cut
+      to nothing is left out, so a match at position 0 gives `content: []`.
+    - Output is counted with the one token estimate; past `max_tokens` the text is cut and a tool call that had
+      begun keeps its `tool_use` block with `input: {}` (`stop_reason: "max_tokens"`).
+    - `context_window` is the model's window in tokens: when `input_tokens + max_tokens` exceeds it, output stops
+      at the window with `stop_reason: "model_context_window_exceeded"` (docs: build-with-claude/
+      handling-stop-reasons).
+    - `reply.stop_details` goes to the message as is; `usage.output_tokens` is at least 1, as the API never
+      bills an empty reply at 0 (docs: "exactly 2-3 tokens with no content").
+    - Blocks other than text and tool_use (thinking, redacted_thinking, server tool blocks) go out whole.
+    """
+    window = context_window - input_tokens if context_window else None
+    budget, cut_reason = body["max_tokens"], "max_tokens"
+    if window is not None and window < budget:
+        budget, cut_reason = max(window, 0), "model_context_window_exceeded"
     content: list[dict[str, Any]] = []
     stop_reason, stop_sequence, used = reply.stop_reason, None, 0
     for block in reply.content:
-        if block["type"] == "text":
+        kind = block.get("type")
+        if kind == "text":
             text = block["text"]
             hit = min(((text.find(s), s) for s in body.get("stop_sequences") or [] if s in text), default=None)
             if hit:
                 text, stop_reason, stop_sequence = text[: hit[0]], "stop_sequence", hit[1]
             tokens = split_tokens(text)
             if used + len(tokens) > budget:
-                tokens, stop_reason, stop_sequence = tokens[: budget - used], "max_tokens", None
+                tokens, stop_reason, stop_sequence = tokens[: budget - used], cut_reason, None
             used += len(tokens)
-            if tokens:
-                content.append({"type": "text", "text": "".join(tokens)})
-        else:
+            if tokens or not block["text"]:  # an empty text block sent on purpose stays
+                content.append({**block, "text": "".join(tokens)})
+        elif kind == "tool_use":
             cost = count_text(block["name"]) + count_json(block["input"])
             if used + cost > budget:
-                stop_reason, stop_sequence = "max_tokens", None
+                stop_reason, stop_sequence = cut_reason, None
+                if used < budget:  # the call had begun: its block stays, with the input it never finished
+                    content.append({"type": "tool_use", "id": block.get("id") or new_tool_id(),
+                                    "name": block["name"], "input": {}})
+                    used = budget
             else:
                 used += cost
-                content.append({"type": "tool_use", "id": new_tool_id(), "name": block["name"],
+                content.append({"type": "tool_use", "id": block.get("id") or new_tool_id(), "name": block["name"],
                                 "input": block["input"]})
-        if stop_reason in {"stop_sequence", "max_tokens"} and stop_reason != reply.stop_reason:
+        else:
+            cost = count_block(block)
+            if used + cost > budget:
+                stop_reason, stop_sequence = cut_reason, None
+            else:
+                used += cost
+                content.append(dict(block))
+        if stop_reason in {"stop_sequence", cut_reason} and stop_reason != reply.stop_reason:
             break
     if stop_reason == "tool_use" and not any(b["type"] == "tool_use" for b in content):
         stop_reason = "max_tokens"
@@ -66,9 +91,9 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
-        "stop_details": None,
+        "stop_details": reply.stop_details,
         "container": None,
-        "usage": usage(input_tokens, used),
+        "usage": usage(input_tokens, max(used, 1)),
     })
 
 
@@ -104,23 +129,36 @@ def stream_events(message: dict[str, Any]) -> Iterator[Event]:
              "usage": {**message["usage"], "output_tokens": 1}}
     yield "message_start", {"type": "message_start", "message": start}, 0
     for index, block in enumerate(message["content"]):
-        empty = {"type": "text", "text": ""} if block["type"] == "text" else {**block, "input": {}}
+        kind = block["type"]
+        if kind == "text":
+            empty: dict[str, Any] = {**block, "text": ""}
+            pieces, delta_type, key = split_tokens(block["text"]), "text_delta", "text"
+        elif kind == "tool_use":  # the input arrives as JSON text, after an empty first piece as real streams send
+            empty = {**block, "input": {}}
+            pieces = ["", *split_tokens(json.dumps(block["input"], ensure_ascii=False))]
+            delta_type, key = "input_json_delta", "partial_json"
+        elif kind == "thinking":  # thinking_delta pieces, then one signature_delta just before the stop
+            empty = {"type": "thinking", "thinking": "", "signature": ""}
+            pieces, delta_type, key = split_tokens(block["thinking"]), "thinking_delta", "thinking"
+        else:  # redacted_thinking, server tool blocks...: complete in content_block_start
+            empty, pieces, delta_type, key = block, [], "", ""
         yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": empty}, 0
         if index == 0:
             yield "ping", {"type": "ping"}, 0
-        if block["type"] == "text":
-            pieces, kind, key = split_tokens(block["text"]), "text_delta", "text"
-        else:  # a tool call's input arrives as JSON text, after an empty first piece as real streams send
-            pieces, kind, key = split_tokens(json.dumps(block["input"], ensure_ascii=False)), "input_json_delta", \
-                "partial_json"
+        if pieces[:1] == [""]:
             yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                          "delta": {"type": kind, key: ""}}, 0
+                                          "delta": {"type": delta_type, key: ""}}, 0
+            pieces = pieces[1:]
         for i in range(0, len(pieces), TOKENS_PER_DELTA):
             chunk = pieces[i: i + TOKENS_PER_DELTA]
-            delta = {"type": kind, key: "".join(chunk)}
+            delta = {"type": delta_type, key: "".join(chunk)}
             yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}, len(chunk)
+        if kind == "thinking":
+            yield "content_block_delta", {"type": "content_block_delta", "index": index,
+                                          "delta": {"type": "signature_delta", "signature": block["signature"]}}, 0
         yield "content_block_stop", {"type": "content_block_stop", "index": index}, 0
-    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"], "stop_details": None}
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"],
+             "stop_details": message.get("stop_details")}
     yield "message_delta", {"type": "message_delta", "delta": delta, "usage": message["usage"]}, 0
     yield "message_stop", {"type": "message_stop"}, 0
 

@@ -137,7 +137,7 @@ def respond(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
     text = shape(answer(last_user_text(turns), turns, system), system)
     if prefill:
         text = text[len(prefill):] if text.startswith(prefill) else " " + text
-    return Reply([{"type": "text", "text": text}])
+    return Reply([{"type": "text", "text": text}] if text else [])
 
 
 def _question(turns: list[dict[str, Any]]) -> str:
