@@ -22,6 +22,8 @@ import random
 import re
 from typing import Any
 
+from . import structured
+
 QUESTION_CHARS = 2_000
 DESCRIPTION_CHARS = 2_000
 MAX_PROPERTIES = 256
@@ -46,6 +48,10 @@ SYNONYMS = [
 QUESTION_WORDS = set("""What Whats What's How Is Are Can Could Please Tell The I In And Also Check Get Look Compare
 Do Does Find Show Give Hi Hello Hey Then Now Use Call Weather Time Calculate Search Convert Which Who Why When
 Where Should Would Will Let""".split())
+# Capitalised words that open a sentence without being a name, skipped when filling strict schemas
+LEAD_WORDS = QUESTION_WORDS | set("""Book Forecast Extract Return Make Create Generate List Parse Describe Write Plan
+Send Schedule Order Buy Set Add Remind Translate Summarize Summarise Classify Fill Reserve Note Record Save
+He She His Her They Their It Its My Our We You Your This That These Those There""".split())
 ENTITY_RE = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|de|del|da|la|le|of))*")
 QUOTED_RE = re.compile(r"\"([^\"]+)\"|'([^']{2,})'")
 NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
@@ -84,15 +90,17 @@ def _matching_tools(question: str, tools: list[dict[str, Any]]) -> list[dict[str
     return [tools[best[1]]] if best[0] > 0 else []
 
 
-def entities(question: str) -> list[str]:
-    """Quoted strings and capitalised names in the user's words, in order, without duplicates."""
+def entities(question: str, lead_words: set[str] = QUESTION_WORDS) -> list[str]:
+    """Quoted strings and capitalised names in the user's words, in order, without duplicates (capitalised
+    `lead_words` that open a name are left out of it)."""
     found = [a or b for a, b in QUOTED_RE.findall(question)]
     for match in ENTITY_RE.findall(QUOTED_RE.sub(" ", question)):
-        words = match.split()
-        while words and words[0].strip("'’") in QUESTION_WORDS:
-            words = words[1:]
-        if words:
-            found.append(" ".join(words).rstrip(".'’"))
+        for sentence in re.split(r"(?<=[.!?])\s+", match):  # "Paris. And Tokyo" is two names, not one
+            words = sentence.split()
+            while words and words[0].strip("'’") in lead_words:
+                words = words[1:]
+            if words:
+                found.append(" ".join(words).rstrip(".'’"))
     if not found:
         found = [m for m in re.findall(r"\b(?:in|for|at)\s+([a-z][a-z]+)\b", question) if m not in STOP_WORDS]
     return list(dict.fromkeys(found))
@@ -209,9 +217,17 @@ def tool_calls(turns: list[dict[str, Any]], tools: list[dict[str, Any]], choice:
     every: list[dict[str, Any]] = []
     for tool in chosen:
         schema = tool.get("input_schema") or {}
-        names = entities(question) if _entity_property(schema) else []
+        strict = tool.get("strict") is True  # a strict tool's input validates against its schema
+        names = entities(question, LEAD_WORDS if strict else QUESTION_WORDS) if _entity_property(schema) else []
         for entity in names or [None]:
-            every.append({"type": "tool_use", "name": tool["name"], "input": _fill(schema, question, entity)})
+            if strict:
+                found = [entity] if entity else []
+                given = structured.fill(schema, question, entities=found + [e for e in entities(question, LEAD_WORDS)
+                                                                            if e not in found],
+                                        numbers=numbers_in(question))
+            else:
+                given = _fill(schema, question, entity)
+            every.append({"type": "tool_use", "name": tool["name"], "input": given})
     # After results come back, ask only for what has not been asked yet (so calls refused in parallel come
     # one by one); a forced choice ("any", "tool") calls again even then, as the API forces a call every turn.
     calls = [c for c in every if _call_key(c) not in called] if exclude_called else every

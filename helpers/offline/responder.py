@@ -30,7 +30,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .reply_rules import QUESTION_CHARS, tool_calls, tool_results_reply, written_piece
+from . import structured
+from .reply_rules import LEAD_WORDS, QUESTION_CHARS, entities, numbers_in, tool_calls, tool_results_reply, written_piece
 
 FACT_CHARS = 2_000  # ... the first 2,000 characters of each user message, for stated facts
 SYSTEM_CHARS = 4_000  # ... and the first 4,000 characters of the system text
@@ -123,6 +124,12 @@ def respond(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
         turns = turns[:-1]
     if not turns:
         return Reply([])
+    schema = structured.requested_schema(body)
+    if schema is not None:
+        question = _question(turns)
+        text = structured.json_reply(schema, question, entities=entities(question, LEAD_WORDS),
+                                     numbers=numbers_in(question))
+        return Reply([{"type": "text", "text": text}])
     last = turns[-1]["content"]
     if last and last[0].get("type") == "tool_result":
         if tools and choice["type"] != "none":
