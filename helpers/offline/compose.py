@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from . import thinking
 from .responder import Reply
 from .tokens import count_block, count_json, count_text, split_tokens
 
@@ -39,14 +40,16 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
       handling-stop-reasons).
     - `reply.stop_details` goes to the message as is; `usage.output_tokens` is at least 1, as the API never
       bills an empty reply at 0 (docs: "exactly 2-3 tokens with no content").
-    - Blocks other than text and tool_use (thinking, redacted_thinking, server tool blocks) go out whole.
+    - A `thinking` block costs its reasoning tokens (even when `display: "omitted"` hides the text) and counts in
+      `usage.output_tokens_details.thinking_tokens`; cut by `max_tokens`, it keeps the text so far, signed again.
+    - Other blocks (redacted_thinking, server tool blocks) go out whole, or not at all past `max_tokens`.
     """
     window = context_window - input_tokens if context_window else None
     budget, cut_reason = body["max_tokens"], "max_tokens"
     if window is not None and window < budget:
         budget, cut_reason = max(window, 0), "model_context_window_exceeded"
     content: list[dict[str, Any]] = []
-    stop_reason, stop_sequence, used = reply.stop_reason, None, 0
+    stop_reason, stop_sequence, used, thinking_tokens = reply.stop_reason, None, 0, 0
     for block in reply.content:
         kind = block.get("type")
         if kind == "text":
@@ -72,6 +75,17 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
                 used += cost
                 content.append({"type": "tool_use", "id": block.get("id") or new_tool_id(), "name": block["name"],
                                 "input": block["input"]})
+        elif kind == "thinking":
+            shown, cost = block["thinking"], block.get("_tokens", count_text(block["thinking"]))
+            if used + cost > budget:  # cut mid-thought: the text shown so far, signed again
+                stop_reason, stop_sequence = cut_reason, None
+                shown = "".join(split_tokens(shown)[: max(budget - used, 0)])
+                cost = budget - used
+            signature = thinking.sign(shown, block["_prefix"]) if "_prefix" in block else block["signature"]
+            if cost > 0:
+                content.append({"type": "thinking", "thinking": shown, "signature": signature})
+            used += cost
+            thinking_tokens += cost
         else:
             cost = count_block(block)
             if used + cost > budget:
@@ -93,7 +107,7 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
         "stop_sequence": stop_sequence,
         "stop_details": reply.stop_details,
         "container": None,
-        "usage": usage(input_tokens, max(used, 1)),
+        "usage": usage(input_tokens, max(used, 1), thinking_tokens),
     })
 
 
@@ -110,8 +124,10 @@ def wire_safe(value: Any) -> Any:
     return value
 
 
-def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    """The `usage` object of a reply (this server caches nothing, so the cache counts are 0)."""
+def usage(input_tokens: int, output_tokens: int, thinking_tokens: int = 0) -> dict[str, Any]:
+    """The `usage` object of a reply (this server caches nothing, so the cache counts are 0); with thinking,
+    `output_tokens_details.thinking_tokens` says how many of the output tokens were reasoning."""
+    details = {"output_tokens_details": {"thinking_tokens": thinking_tokens}} if thinking_tokens else {}
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
@@ -120,6 +136,7 @@ def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
         "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
         "server_tool_use": None,
         "service_tier": "standard",
+        **details,
     }
 
 

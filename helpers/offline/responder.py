@@ -30,7 +30,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import structured
+from . import structured, thinking
+from .models import MODELS, thinking_in_effect
 from .reply_rules import LEAD_WORDS, QUESTION_CHARS, entities, numbers_in, tool_calls, tool_results_reply, written_piece
 
 FACT_CHARS = 2_000  # ... the first 2,000 characters of each user message, for stated facts
@@ -111,7 +112,18 @@ def last_user_text(turns: list[dict[str, Any]]) -> str:
 
 
 def respond(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
-    """The reply to a validated request whose full conversation is `messages`."""
+    """The reply to a validated request whose full conversation is `messages`.
+
+    With thinking in effect (`models.thinking_in_effect`), the reply starts with a signed `thinking` block."""
+    reply = _respond(body, messages)
+    spec = MODELS.get(str(body.get("model")))
+    if spec is not None and thinking_in_effect(body, spec):
+        block = thinking.thinking_block(body, messages, _question(merge_turns(messages)), reply.content)
+        reply.content.insert(0, block)
+    return reply
+
+
+def _respond(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
     turns = merge_turns(messages)
     system = system_text(body.get("system"), messages)
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") in (None, "custom")
@@ -148,7 +160,7 @@ def respond(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
 
 
 def _question(turns: list[dict[str, Any]]) -> str:
-    """The last user text that is not only tool results (bounded), for structured replies."""
+    """The last user text that is not only tool results (bounded), for structured replies and thinking."""
     for turn in reversed(turns):
         text = text_of(turn["content"]) if turn["role"] == "user" else ""
         if text:
