@@ -286,3 +286,23 @@ def test_complete_blocks_stream_whole_in_content_block_start():
         final = stream.get_final_message()
     assert [b.to_dict() for b in final.content[:3]] == blocks[:3]
     assert final.content[3].text == "Nothing found."
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXT, schema=JSON, thinking_on=st.booleans())
+def test_strict_tools_and_thinking_with_any_schema_get_a_wire_safe_reply(text, schema, thinking_on):
+    tool = {"name": "get_weather", "description": "weather", "input_schema": schema, "strict": True}
+    request = {"model": "claude-sonnet-4-6", "max_tokens": 300, "messages": [{"role": "user", "content": text}],
+               "tools": [tool], "tool_choice": {"type": "any"}}
+    if thinking_on:
+        request["thinking"] = {"type": "adaptive"}
+    message = run(request)
+    assert [b["type"] for b in message["content"]][:1] == (["thinking"] if thinking_on else [message["content"][0][
+        "type"]])
+
+
+def test_a_scripted_reply_with_a_bad_block_fails_where_it_is_written():
+    with pytest.raises(ValueError, match="content\\[0\\]: a tool_use block needs 'input' of type dict"):
+        Reply([{"type": "tool_use", "name": "x"}], "tool_use")
+    with pytest.raises(ValueError, match="content\\[1\\] must be a dict with a string 'type'"):
+        Reply([{"type": "text", "text": "a"}, "b"])

@@ -161,6 +161,10 @@ def obj(**properties: Any) -> dict[str, Any]:
      "supported (backreferences, lookaround, word boundaries or large repetitions)"),
     ({"type": "object", "additionalProperties": False, "properties": {f"p{i}": {"type": "string"} for i in range(25)}},
      "Schema is too complex for compilation."),
+    (obj(a={"type": "strin"}), "output_config.format.schema: Invalid JSON Schema: 'type' must be one of array, "
+                                "boolean, integer, null, number, object, string"),
+    (obj(a={"const": {"x": 1}}), "output_config.format.schema: const values must be strings, numbers, booleans or "
+                                  "null"),
 ])
 def test_unsupported_schemas_are_refused(client, schema, message):
     assert refused(client, schema) == message
@@ -277,3 +281,39 @@ def test_a_schema_that_expands_exponentially_is_too_complex():
     assert check({"output_config": {"format": {"type": "json_schema", "schema": schema}}}) == \
         "Schema is too complex for compilation."
     assert fill(schema, "", entities=[], numbers=[]) is None
+
+
+ANY_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+                        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                            st.sampled_from(["type", "properties", "required", "enum", "const", "anyOf", "allOf",
+                                             "$ref", "$defs", "items", "format", "pattern", "additionalProperties",
+                                             "minItems", "default", "name"]) | st.text(max_size=5), inner,
+                            max_size=5), max_leaves=25)
+
+
+@settings(max_examples=400, deadline=None)
+@given(schema=ANY_JSON, text=st.text(max_size=60))
+def test_any_json_as_a_schema_is_refused_or_filled_never_a_crash(schema, text):
+    body = {"output_config": {"format": {"type": "json_schema", "schema": schema}},
+            "tools": [{"name": "t", "strict": True, "input_schema": schema}]}
+    message = check(body)
+    value = fill(schema, text, entities=["Paris"], numbers=[2.0])
+    json.dumps(value, allow_nan=False)
+    if message is None and isinstance(schema, dict):
+        reply = respond({"model": MODEL, "max_tokens": 100, **body, "messages": [{"role": "user", "content": text
+                                                                                   or "x"}]}, ASK)
+        assert len(reply.content) == 1 and reply.content[0]["type"] == "text"
+
+
+def test_a_refusal_with_an_empty_text_block_makes_parse_raise():
+    from helpers.offline.compose import compose
+    from helpers.offline.responder import Reply
+
+    details = {"type": "refusal", "category": None, "explanation": None}
+    message = compose(Reply([{"type": "text", "text": ""}], "refusal", details), {"model": MODEL, "max_tokens": 99},
+                      input_tokens=5, message_id="msg_01", new_tool_id=lambda: "toolu_01")
+    assert message["content"] == [{"type": "text", "text": ""}] and message["stop_details"] == details
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=message))
+    with Anthropic(api_key="sk-ant-test", base_url="http://offline.test", http_client=httpx2.Client(
+            transport=transport)) as client, pytest.raises(pydantic.ValidationError):
+        client.messages.parse(model=MODEL, max_tokens=99, messages=ASK, output_format=Person)

@@ -81,7 +81,7 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
                 stop_reason, stop_sequence = cut_reason, None
                 shown = "".join(split_tokens(shown)[: max(budget - used, 0)])
                 cost = budget - used
-            signature = thinking.sign(shown, block["_prefix"]) if "_prefix" in block else block["signature"]
+            signature = thinking.sign(shown, block["_prefix"]) if "_prefix" in block else block.get("signature", "")
             if cost > 0:
                 content.append({"type": "thinking", "thinking": shown, "signature": signature})
             used += cost

@@ -225,6 +225,8 @@ def tool_calls(turns: list[dict[str, Any]], tools: list[dict[str, Any]], choice:
                 given = structured.fill(schema, question, entities=found + [e for e in entities(question, LEAD_WORDS)
                                                                             if e not in found],
                                         numbers=numbers_in(question))
+                given = given if isinstance(given, dict) else {}  # a schema that is not an object's (refused by
+                # check_request_schemas before any reply)
             else:
                 given = _fill(schema, question, entity)
             every.append({"type": "tool_use", "name": tool["name"], "input": given})

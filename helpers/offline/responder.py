@@ -58,8 +58,11 @@ OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast
 class Reply:
     """A reply before `max_tokens` and stop sequences: content blocks (dicts) and the natural stop reason.
 
-    `stop_reason` must be one of `STOP_REASONS` (ValueError otherwise); `stop_details` goes to the message as is,
-    e.g. `{"type": "refusal", "category": "cyber", "explanation": None}` with stop_reason "refusal"."""
+    `stop_reason` must be one of `STOP_REASONS`; `stop_details` goes to the message as is, e.g.
+    `{"type": "refusal", "category": "cyber", "explanation": None}` with stop_reason "refusal". Each block is a
+    dict with a string `type`; `text` blocks need a string `text`, `tool_use` blocks a string `name` and a dict
+    `input`, `thinking` blocks a string `thinking`. ValueError otherwise, so a bad scripted reply fails where it
+    is written, not while the server answers."""
 
     content: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str = "end_turn"
@@ -68,6 +71,13 @@ class Reply:
     def __post_init__(self) -> None:
         if self.stop_reason not in STOP_REASONS:
             raise ValueError(f"stop_reason must be one of {', '.join(STOP_REASONS)}, not {self.stop_reason!r}")
+        needs = {"text": {"text": str}, "tool_use": {"name": str, "input": dict}, "thinking": {"thinking": str}}
+        for i, block in enumerate(self.content):
+            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+                raise ValueError(f"content[{i}] must be a dict with a string 'type', not {block!r:.80}")
+            for key, kind in needs.get(block["type"], {}).items():
+                if not isinstance(block.get(key), kind):
+                    raise ValueError(f"content[{i}]: a {block['type']} block needs '{key}' of type {kind.__name__}")
 
 
 def merge_turns(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -187,7 +187,35 @@ def check_schema(schema: Any, path: str) -> tuple[int, int]:
     return optional, unions
 
 
+JSON_TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
+SHAPES = {"properties": dict, "$defs": dict, "definitions": dict, "required": list, "anyOf": list, "allOf": list,
+          "enum": list, "items": (dict, bool), "additionalProperties": (dict, bool), "description": str,
+          "format": str, "$ref": str}
+
+
+def _check_shape(node: dict[str, Any], path: str) -> None:
+    """The keywords structured outputs reads must have JSON Schema's shapes (what the metaschema says, checked
+    cheaply: validating a large schema against the 2020-12 metaschema takes seconds)."""
+    for key, shape in SHAPES.items():
+        if key in node and not isinstance(node[key], shape):
+            raise invalid(f"{path}: Invalid JSON Schema: '{key}' has the wrong type")  # inferred
+    kind = node.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    if "type" in node and (not kinds or any(k not in JSON_TYPES for k in kinds if isinstance(k, str)) or
+                           not all(isinstance(k, str) for k in kinds)):
+        raise invalid(f"{path}: Invalid JSON Schema: 'type' must be one of {', '.join(sorted(JSON_TYPES))}")
+    for key in ("properties", "$defs", "definitions"):
+        if any(not isinstance(v, (dict, bool)) for v in node.get(key, {}).values()):
+            raise invalid(f"{path}: Invalid JSON Schema: each of '{key}' must be a schema")  # inferred
+    for key in ("anyOf", "allOf"):
+        if key in node and (not node[key] or any(not isinstance(v, (dict, bool)) for v in node[key])):
+            raise invalid(f"{path}: Invalid JSON Schema: '{key}' must be a non-empty list of schemas")  # inferred
+    if any(not isinstance(r, str) for r in node.get("required", [])):
+        raise invalid(f"{path}: Invalid JSON Schema: 'required' must be a list of strings")  # inferred
+
+
 def _check_node(node: dict[str, Any], path: str, root: dict[str, Any]) -> None:
+    _check_shape(node, path)
     if "oneOf" in node:
         raise invalid("Schema type 'oneOf' is not supported")  # real text (litellm 1.110.2 quotes it)
     kinds = _types(node) or ["object" if "properties" in node else "array" if "items" in node else ""]
@@ -202,6 +230,8 @@ def _check_node(node: dict[str, Any], path: str, root: dict[str, Any]) -> None:
     enum = node.get("enum")
     if isinstance(enum, list) and any(isinstance(v, (dict, list)) for v in enum):
         raise invalid(f"{path}: enum values must be strings, numbers, booleans or null")  # modelled-on
+    if isinstance(node.get("const"), (dict, list)):
+        raise invalid(f"{path}: const values must be strings, numbers, booleans or null")  # modelled-on
     ref = node.get("$ref")
     if ref is not None:
         if not isinstance(ref, str) or not ref.startswith("#"):
@@ -334,12 +364,14 @@ def fill(schema: Any, question: str, *, entities: list[str], numbers: list[float
 
 
 def _valid(schema: dict[str, Any], value: Any) -> bool:
+    """Whether `value` validates against `schema` (False for a schema that is not valid JSON Schema itself)."""
     try:
         validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.
                                                     FORMAT_CHECKER)
         return validator.is_valid(value)
-    except (jsonschema.exceptions.SchemaError, referencing.exceptions.Unresolvable, LookupError, RecursionError,
-            ValueError, TypeError, re.error):
+    except (jsonschema.exceptions.SchemaError, jsonschema.exceptions.UnknownType, referencing.exceptions.Unresolvable,
+            LookupError, RecursionError,
+            ValueError, TypeError, AttributeError, KeyError, IndexError, re.error):  # a malformed schema
         return False
 
 
