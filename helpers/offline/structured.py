@@ -20,6 +20,7 @@ regex parser (`re._parser`), the one `re` uses.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from typing import Any
@@ -360,6 +361,19 @@ def fill(schema: Any, question: str, *, entities: list[str], numbers: list[float
             value = _Filler(root, "", [], []).value(root, "", 0)
     except _TooBig:  # refused by check_request_schemas before any reply; None rather than a stall if unchecked
         return None
+    return _finite(value, 0)
+
+
+def _finite(value: Any, depth: int) -> Any:
+    """`value` with non-finite floats (a `const: Infinity` Python's JSON reader lets through) as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if depth > MAX_DEPTH:
+        return None if isinstance(value, (dict, list)) else value
+    if isinstance(value, dict):
+        return {k: _finite(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v, depth + 1) for v in value]
     return value
 
 
