@@ -306,3 +306,22 @@ def test_a_scripted_reply_with_a_bad_block_fails_where_it_is_written():
         Reply([{"type": "tool_use", "name": "x"}], "tool_use")
     with pytest.raises(ValueError, match="content\\[1\\] must be a dict with a string 'type'"):
         Reply([{"type": "text", "text": "a"}, "b"])
+
+
+BLOCK = st.fixed_dictionaries({"type": st.sampled_from(["text", "tool_use", "tool_result", "thinking", "image", 5])},
+                              optional={"text": JSON, "id": JSON, "name": JSON, "input": JSON, "content": JSON,
+                                        "tool_use_id": JSON, "thinking": JSON, "signature": JSON, "is_error": JSON})
+MESSAGE = st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system", 7]),
+                                 "content": st.text(max_size=40) | st.lists(BLOCK | JSON, max_size=3) | JSON})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages=st.lists(MESSAGE | JSON, min_size=1, max_size=5), tools=JSON | st.lists(
+    st.fixed_dictionaries({"name": st.sampled_from(["get_weather", "calc"]) | JSON}, optional={
+        "input_schema": JSON, "strict": JSON, "type": JSON, "description": JSON}), max_size=2),
+       fields=st.fixed_dictionaries({}, optional={"system": JSON, "tool_choice": JSON, "thinking": JSON,
+                                                  "output_config": JSON, "output_format": JSON,
+                                                  "stop_sequences": JSON}))
+def test_no_body_shape_makes_respond_or_compose_raise(messages, tools, fields):
+    """Validation refuses most of these; the reply must survive them anyway."""
+    run({"model": "claude-sonnet-4-6", "max_tokens": 200, "messages": messages, "tools": tools, **fields})

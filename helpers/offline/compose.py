@@ -48,13 +48,15 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
     budget, cut_reason = body["max_tokens"], "max_tokens"
     if window is not None and window < budget:
         budget, cut_reason = max(window, 0), "model_context_window_exceeded"
+    sequences = body.get("stop_sequences")
+    sequences = [s for s in sequences if isinstance(s, str) and s] if isinstance(sequences, list) else []
     content: list[dict[str, Any]] = []
     stop_reason, stop_sequence, used, thinking_tokens = reply.stop_reason, None, 0, 0
     for block in reply.content:
         kind = block.get("type")
         if kind == "text":
             text = block["text"]
-            hit = min(((text.find(s), s) for s in body.get("stop_sequences") or [] if s in text), default=None)
+            hit = min(((text.find(s), s) for s in sequences if s in text), default=None)
             if hit:
                 text, stop_reason, stop_sequence = text[: hit[0]], "stop_sequence", hit[1]
             tokens = split_tokens(text)

@@ -211,7 +211,7 @@ def tool_calls(turns: list[dict[str, Any]], tools: list[dict[str, Any]], choice:
     question, after = split_turns(turns)
     called = [_call_key(b) for t in after if t["role"] == "assistant" for b in t["content"] if _is_call(b)]
     if choice["type"] == "tool":
-        chosen = [t for t in tools if t["name"] == choice["name"]]
+        chosen = [t for t in tools if t["name"] == choice.get("name")]
     else:
         chosen = _matching_tools(question, tools) or (tools[:1] if choice["type"] == "any" else [])
     every: list[dict[str, Any]] = []
@@ -284,14 +284,15 @@ def _result_text(content: Any) -> str:
 def tool_results_reply(turns: list[dict[str, Any]]) -> str:
     """The closing text once the tool results are back: each result quoted, failures said plainly."""
     _, after = split_turns(turns)
-    calls = {b.get("id"): b for t in after if t["role"] == "assistant" for b in t["content"] if _is_call(b)}
+    calls = {str(b.get("id")): b for t in after if t["role"] == "assistant" for b in t["content"] if _is_call(b)}
     lines: list[str] = []
     failed: list[str] = []
     for turn in after:
         for block in turn["content"] if turn["role"] == "user" else []:
             if block.get("type") != "tool_result" or len(lines) >= MAX_RESULTS:
                 continue
-            call = calls.get(block.get("tool_use_id"), {"name": "the tool", "input": {}})
+            key = block.get("tool_use_id")
+            call = calls.get(key if isinstance(key, str) else None, {"name": "the tool", "input": {}})
             text = _result_text(block.get("content", "")).strip() or "(no content)"
             if block.get("is_error"):
                 failed.append(call["name"])

@@ -136,10 +136,11 @@ def respond(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
 def _respond(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
     turns = merge_turns(messages)
     system = system_text(body.get("system"), messages)
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") in (None, "custom")
+    offered = body.get("tools") if isinstance(body.get("tools"), list) else []
+    tools = [t for t in offered if isinstance(t, dict) and t.get("type") in (None, "custom")
              and isinstance(t.get("name"), str)]
     choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {"type": "auto"}
-    choice = {**choice, "type": choice.get("type", "auto")}
+    choice = {**choice, "type": choice.get("type") if isinstance(choice.get("type"), str) else "auto"}
     prefill = ""
     if turns and turns[-1]["role"] == "assistant":  # a prefill (older models): continue from it
         prefill = text_of(turns[-1]["content"])
