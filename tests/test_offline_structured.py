@@ -317,3 +317,35 @@ def test_a_refusal_with_an_empty_text_block_makes_parse_raise():
     with Anthropic(api_key="sk-ant-test", base_url="http://offline.test", http_client=httpx2.Client(
             transport=transport)) as client, pytest.raises(pydantic.ValidationError):
         client.messages.parse(model=MODEL, max_tokens=99, messages=ASK, output_format=Person)
+
+
+WEATHER = {"name": "get_weather", "description": "Get the current weather for a city",
+           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+class Report(pydantic.BaseModel):
+    city: str
+    summary: str
+
+
+def test_with_tools_and_a_format_the_calls_come_first_then_the_json(client):
+    ask = [{"role": "user", "content": "What's the weather in Paris?"}]
+    first = client.messages.parse(model=MODEL, max_tokens=500, tools=[WEATHER], messages=ask, output_format=Report)
+    assert first.stop_reason == "tool_use" and [b.type for b in first.content] == ["tool_use"]
+    assert first.parsed_output is None
+    history = [*ask, {"role": "assistant", "content": first.to_param()["content"]},
+               {"role": "user", "content": [{"type": "tool_result", "tool_use_id": first.content[0].id,
+                                             "content": "18°C and sunny"}]}]
+    done = client.messages.parse(model=MODEL, max_tokens=500, tools=[WEATHER], messages=history,
+                                 output_format=Report)
+    assert done.stop_reason == "end_turn"
+    assert done.parsed_output == Report(city="Paris", summary="What's the weather in Paris?")
+
+
+def test_parse_with_thinking_ignores_the_thinking_block(client):
+    reply = client.messages.parse(model="claude-sonnet-4-6", max_tokens=800, thinking={"type": "adaptive"},
+                                  messages=ASK, output_format=Person)
+    assert [b.type for b in reply.content] == ["thinking", "text"]
+    assert reply.content[0].thinking.endswith("The answer must be JSON that follows the requested schema, so I'll "
+                                              "fill each property from what the user said.")
+    assert reply.parsed_output.name == "Ada Lovelace"

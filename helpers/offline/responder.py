@@ -148,22 +148,21 @@ def _respond(body: dict[str, Any], messages: list[dict[str, Any]]) -> Reply:
     if not turns:
         return Reply([])
     schema = structured.requested_schema(body)
-    if schema is not None:
+    last = turns[-1]["content"]
+    after_results = bool(last) and last[0].get("type") == "tool_result"
+    if tools and choice["type"] != "none":
+        calls = tool_calls(turns, tools, choice, exclude_called=after_results)
+        if schema is not None:  # under a format every text is the JSON answer: no preface before the calls
+            calls = [c for c in calls if c["type"] == "tool_use"]
+        if calls:
+            return Reply(calls, "tool_use")
+    if schema is not None:  # the answer, once any tool results are back, is JSON for the schema
         question = _question(turns)
         text = structured.json_reply(schema, question, entities=entities(question, LEAD_WORDS),
                                      numbers=numbers_in(question))
         return Reply([{"type": "text", "text": text}])
-    last = turns[-1]["content"]
-    if last and last[0].get("type") == "tool_result":
-        if tools and choice["type"] != "none":
-            calls = tool_calls(turns, tools, choice, exclude_called=True)
-            if calls:
-                return Reply(calls, "tool_use")
+    if after_results:
         return Reply([{"type": "text", "text": shape(tool_results_reply(turns), system)}])
-    if tools and choice["type"] != "none":
-        calls = tool_calls(turns, tools, choice, exclude_called=False)
-        if calls:
-            return Reply(calls, "tool_use")
     text = shape(answer(last_user_text(turns), turns, system), system)
     if prefill:
         text = text[len(prefill):] if text.startswith(prefill) else " " + text
