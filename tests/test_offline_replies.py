@@ -82,6 +82,9 @@ PATHOLOGICAL = {
                                            "input": {"city": json.loads("[" * 900 + "]" * 900)}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"}]}]},
 }
+PATHOLOGICAL["deep tool input, thinking on"] = {**PATHOLOGICAL["deep tool input in the history"],
+                                                "model": "claude-sonnet-4-6", "thinking": {"type": "adaptive"}}
+
 
 
 @pytest.mark.parametrize("name", list(PATHOLOGICAL))

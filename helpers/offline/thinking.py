@@ -54,8 +54,11 @@ NEEDS_BETA = f" That setting requires the `{BINDING_BETA}` value in the `anthrop
 # Signatures -----------------------------------------------------------------------------------------------------
 
 def _digest(value: Any) -> bytes:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode(
-        "utf-8", "replace")).digest()[:DIGEST_BYTES]
+    try:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError, TypeError):  # nested too deeply to encode (a hostile history)
+        text = "\x00unencodable"
+    return hashlib.sha256(text.encode("utf-8", "replace")).digest()[:DIGEST_BYTES]
 
 
 def _plain_block(block: Any) -> Any:
@@ -64,18 +67,23 @@ def _plain_block(block: Any) -> Any:
     return {k: v for k, v in block.items() if k != "cache_control"}
 
 
-def prefix_digest(messages: list[Any]) -> bytes:
-    """The digest of a conversation prefix: roles and contents, without thinking blocks or `cache_control`."""
-    plain = []
+def prefix_digests(messages: list[Any]) -> list[bytes]:
+    """`[prefix_digest(messages[:i]) for i in range(len(messages) + 1)]`, in one linear pass."""
+    chain = [hashlib.sha256(b"prefix").digest()[:DIGEST_BYTES]]
     for message in messages:
-        if not isinstance(message, dict):
-            continue
-        content = message.get("content")
+        content = message.get("content") if isinstance(message, dict) else None
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
         blocks = [_plain_block(b) for b in blocks if not (isinstance(b, dict) and b.get("type") in THINKING_TYPES)] \
             if isinstance(blocks, list) else []
-        plain.append([message.get("role"), blocks])
-    return _digest(plain)
+        role = message.get("role") if isinstance(message, dict) else None
+        chain.append(hashlib.sha256(chain[-1] + _digest([role, blocks])).digest()[:DIGEST_BYTES])
+    return chain
+
+
+def prefix_digest(messages: list[Any]) -> bytes:
+    """The digest of a conversation prefix: roles and contents, without thinking blocks or `cache_control`
+    (a hash chain over the messages, so every prefix of a long history is digested in one pass)."""
+    return prefix_digests(messages)[-1]
 
 
 def sign(thinking: str, prefix: bytes) -> str:
@@ -174,11 +182,13 @@ def check_replay(messages: list[Any], *, thinking_on: bool, spec: ModelSpec,
         found = first[0].get("type") if isinstance(first, list) and first and isinstance(first[0], dict) else "text"
         if found not in THINKING_TYPES:
             raise invalid(EXPECTED.format(i=start, found=found))
+    prefixes = prefix_digests(messages) if spec.id in PREFIX_BINDING_MODELS else None
     for i in assistant:
         blocks = messages[i].get("content")
         for j, block in enumerate(blocks if isinstance(blocks, list) else []):
             if isinstance(block, dict) and block.get("type") == "thinking":
-                _check_signature(messages, i, j, block, latest=i == latest, spec=spec, betas=betas)
+                _check_signature(i, j, block, latest=i == latest, prefix=prefixes[i] if prefixes else None,
+                                 betas=betas)
 
 
 def _tool_loop_open(messages: list[Any], latest: int) -> bool:
@@ -187,13 +197,14 @@ def _tool_loop_open(messages: list[Any], latest: int) -> bool:
     return isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
 
 
-def _check_signature(messages: list[Any], i: int, j: int, block: dict[str, Any], *, latest: bool, spec: ModelSpec,
+def _check_signature(i: int, j: int, block: dict[str, Any], *, latest: bool, prefix: bytes | None,
                      betas: frozenset[str]) -> None:
+    """`prefix` is the digest of the messages before the block's, when the model runs the prefix check."""
     read = read_signature(block.get("signature"))
     if read is None:
         raise invalid(INVALID.format(i=i, j=j))
-    text_digest, prefix = read
+    text_digest, signed_prefix = read
     if text_digest != _digest(block.get("thinking")):
         raise invalid((MODIFIED if latest else INVALID).format(i=i, j=j))
-    if spec.id in PREFIX_BINDING_MODELS and prefix != prefix_digest(messages[:i]):
+    if prefix is not None and signed_prefix != prefix:
         raise invalid(BOUND.format(i=i, j=j) + ("" if BINDING_BETA in betas else NEEDS_BETA))
