@@ -264,7 +264,9 @@ def test_stop_details_reach_the_message_and_the_stream():
     request = body("Hello", max_tokens=100)
     message = compose(Reply([{"type": "text", "text": "I can't help with that."}], "refusal", REFUSAL), request,
                       input_tokens=9, message_id="msg_01", new_tool_id=lambda: "toolu_01")
-    deltas = [data for name, data, _ in stream_events(message) if name == "message_delta"]
+    events = list(stream_events(message))
+    assert events[0][1]["message"]["stop_details"] is None
+    deltas = [data for name, data, _ in events if name == "message_delta"]
     assert deltas[0]["delta"] == {"stop_reason": "refusal", "stop_sequence": None, "stop_details": REFUSAL}
     client = mock_client(message)
     created = client.messages.create(**request)

@@ -200,3 +200,14 @@ def test_max_tokens_cuts_the_thinking_and_signs_what_is_left(client):
     assert reply.content[0].thinking == "The user asks:"
     assert reply.usage.output_tokens == 4 == reply.usage.output_tokens_details.thinking_tokens
     assert read_signature(reply.content[0].signature)[0] == thinking._digest(reply.content[0].thinking)
+
+
+def test_with_thinking_off_older_blocks_are_not_read(client):
+    old = {"type": "thinking", "thinking": "Edited long ago.", "signature": "not-a-signature"}
+    history = [*ASK, {"role": "assistant", "content": [old, {"type": "text", "text": "Sunny."}]},
+               {"role": "user", "content": "And Tokyo?"}, {"role": "assistant", "content": "Rainy."},
+               {"role": "user", "content": "Thanks"}]
+    assert client.messages.create(model=MODEL, max_tokens=200, messages=history).stop_reason == "end_turn"
+    message = error_of(lambda: client.messages.create(model=MODEL, max_tokens=200, thinking=ADAPTIVE,
+                                                      messages=history))
+    assert message == "messages.1.content.0: Invalid `signature` in `thinking` block"

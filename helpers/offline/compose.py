@@ -144,8 +144,9 @@ def usage(input_tokens: int, output_tokens: int, thinking_tokens: int = 0) -> di
 
 def stream_events(message: dict[str, Any]) -> Iterator[Event]:
     """The SSE events of a streamed `message`, in the API's order."""
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {**message["usage"], "output_tokens": 1}}
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "stop_details": None,
+             "usage": {**{k: v for k, v in message["usage"].items() if k != "output_tokens_details"},
+                       "output_tokens": 1}}
     yield "message_start", {"type": "message_start", "message": start}, 0
     for index, block in enumerate(message["content"]):
         kind = block["type"]
