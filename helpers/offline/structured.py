@@ -227,7 +227,8 @@ def _check_node(node: dict[str, Any], path: str, root: dict[str, Any]) -> None:
     if "array" in kinds and node.get("minItems") not in (None, 0, 1):
         raise invalid(f"{path}: For 'array' type, property 'minItems' only supports values 0 and 1")  # modelled-on
     if "object" in kinds and node.get("additionalProperties") is not False:
-        raise invalid(f"{path}: For 'object' type, 'additionalProperties' must be explicitly set to false")
+        raise invalid(f"{path}: For 'object' type, 'additionalProperties' must be explicitly set to "
+                      "false")  # modelled-on
     enum = node.get("enum")
     if isinstance(enum, list) and any(isinstance(v, (dict, list)) for v in enum):
         raise invalid(f"{path}: enum values must be strings, numbers, booleans or null")  # modelled-on
