@@ -31,6 +31,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -177,9 +178,11 @@ JUNK_KEYS = ("type", "text", "content", "role", "stream", "metadata", "cache_con
 BAD_UNICODE = (b"\\ud800", b"\\udfff", b"\\udc00\\ud800", b"\\ud800\\u0041", b"\xff", b"\xc3\x28", b"\xed\xa0\x80",
                b"\xc0\xaf", b"\xe2\x82", b"\xf4\x90\x80\x80")
 HUGE_NUMBERS = ("9" * 400, "-" + "9" * 400, "1e308", "1.7976931348623157e308", "1e309", "-1e400", "1e-400",
-                "0." + "0" * 399 + "1", "1" + "0" * 400 + ".5", "123456789012345678901234567890", "NaN", "Infinity",
-                "-Infinity")
-NOT_JSON_NUMBERS = ("NaN", "Infinity", "-Infinity")  # refused by the API as invalid JSON
+                "0." + "0" * 399 + "1", "1" + "0" * 400 + ".5", "123456789012345678901234567890")
+NOT_JSON_NUMBERS = ("NaN", "Infinity", "-Infinity", "+1", "0x10", ".5", "1.", "01")  # not JSON (RFC 8259 section 6)
+MUTATIONS = ("wrong_type", "insert_junk", "bad_unicode", "huge_number", "not_json_number", "deep_nesting",
+             "huge_string", "pathological_text")
+NOT_JSON_MUTATIONS = ("bad_unicode", "not_json_number")  # the API answers 400 "The request body is not valid JSON"
 HUGE_STRINGS = ("a", " ", "1+", "(", "9", "🙂", "\n", "word ", "Paris ")
 
 
@@ -283,13 +286,12 @@ def user_text_paths(body: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 @st.composite
-def fuzz_cases(draw: Callable[..., Any]) -> Case:
-    """A realistic body with exactly one hostile mutation (see the module docstring)."""
+def fuzz_cases(draw: Callable[..., Any], kinds: tuple[str, ...] = MUTATIONS) -> Case:
+    """A realistic body with exactly one hostile mutation of one of `kinds` (see the module docstring)."""
     shape, path, body = draw(base_case())
     ascii_only = draw(st.booleans())
     paths = paths_of(body)
-    kind = draw(st.sampled_from(["wrong_type", "insert_junk", "bad_unicode", "huge_number", "deep_nesting",
-                                 "huge_string", "pathological_text"]))
+    kind = draw(st.sampled_from(kinds))
     if kind == "wrong_type":
         where = draw(st.sampled_from(paths))
         old = at(body, where)
@@ -326,12 +328,12 @@ def fuzz_cases(draw: Callable[..., Any]) -> Case:
             detail = f"{payload!r} before the key {key!r} at {dotted(where)}"
         return Case(path, encode(mutated, payload, quoted=False, ascii_only=ascii_only), shape, kind, detail,
                     refused_as_invalid_json=True)
-    if kind == "huge_number":
+    if kind in ("huge_number", "not_json_number"):
         where = draw(st.sampled_from(paths))
-        number = draw(st.sampled_from(HUGE_NUMBERS))
+        number = draw(st.sampled_from(HUGE_NUMBERS if kind == "huge_number" else NOT_JSON_NUMBERS))
         shown = number if len(number) < 20 else f"{number[:8]}...({len(number)} chars)"
         return Case(path, encode(replaced(body, where, MARK), number.encode(), ascii_only=ascii_only), shape, kind,
-                    f"{dotted(where)} = {shown}", refused_as_invalid_json=number in NOT_JSON_NUMBERS)
+                    f"{dotted(where)} = {shown}", refused_as_invalid_json=kind == "not_json_number")
     if kind == "deep_nesting":
         where = draw(st.sampled_from(paths[1:]))
         depth = draw(st.integers(1, 100_000))
@@ -518,6 +520,20 @@ def send(client: httpx2.Client, path: str, raw: bytes, timeout: float = 90.0) ->
         address = None
     return Outcome(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content,
                    time.perf_counter() - start, local_port=address[1] if address else None)
+
+
+def hello_during(url: str, client: httpx2.Client, other: Listed, timeout: float = 180.0) -> tuple[Outcome, Outcome]:
+    """Send `other` from a second thread and connection, then, once it has (most likely) reached the server, a
+    Hello on `client`: (the Hello's outcome, `other`'s outcome). With `other` = HELLO this is the control: the
+    same procedure around a normal request, so ratios to it cancel the procedure's own cost."""
+    outcomes: list[Outcome] = []
+    with httpx2.Client(base_url=url, timeout=timeout) as second:
+        thread = threading.Thread(target=lambda: outcomes.append(send(second, other.path, other.raw, timeout)))
+        thread.start()
+        time.sleep(0.03)  # let `other` reach the server first
+        hello = send(client, HELLO.path, HELLO.raw, timeout)
+        thread.join()
+    return hello, outcomes[0]
 
 
 def strict_json(content: bytes) -> Any:
