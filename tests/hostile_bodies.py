@@ -52,7 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The API's error types by HTTP status (wire reference 5.2; 409 `conflict_error` from the addendum, section 10.9).
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                403: "permission_error", 404: "not_found_error", 409: "conflict_error",
-               413: "request_too_large", 429: "rate_limit_error"}
+               413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 504: "timeout_error",
+               529: "overloaded_error"}
 INVALID_JSON = "The request body is not valid JSON: "  # wire reference 11.7, observed
 EDGE_413 = {"error": {"type": "request_too_large", "message": "Request exceeds the maximum size"}}  # wire ref 3.7
 STREAM_EVENT = TypeAdapter(RawMessageStreamEvent)
@@ -556,7 +557,7 @@ def strict_json(content: bytes) -> Any:
 
 
 def error_shape_problem(outcome: Outcome) -> str | None:
-    """Why a 4xx answer is not the API's error (wire reference 5.1, 11.37; the 413 edge body of 3.7)."""
+    """Why an error answer is not the API's error (wire reference 5.1, 11.37; the 413 edge body of 3.7)."""
     if not outcome.headers.get("content-type", "").startswith("application/json"):
         return f"content-type {outcome.headers.get('content-type')!r} is not application/json"
     try:
@@ -691,6 +692,9 @@ def judge(case: Case, outcome: Outcome, expected: Expected | None = None, *, mus
         return verdict
     if outcome.status >= 500:
         verdict.problems["server_error"] = f"{outcome.status}: {outcome.content[:200]!r}"
+        problem = error_shape_problem(outcome)
+        if problem:
+            verdict.problems["bad_shape"] = f"{outcome.status}: {problem}: {outcome.content[:200]!r}"
         return verdict
     if outcome.status == 200:
         problem = success_problem(case.path, outcome)
