@@ -5,8 +5,8 @@ Shared by `tests/test_offline_hostile.py` (the acceptance tests) and `benchmarks
 - `fuzz_cases()`: a hypothesis strategy of realistic Messages bodies (plain text, system, multi-turn, tools with
   `tool_use`/`tool_result` pairs, streaming, `count_tokens`) each given exactly one mutation: a wrong type at a
   random path, junk inserted at a random path, bad unicode (lone surrogate escapes, invalid UTF-8 bytes), a huge
-  number or a NaN/Infinity literal written raw into the JSON text, deep nesting, a huge string, or pathological
-  text. Bodies go out as raw bytes.
+  number or a number literal JSON lacks (NaN, Infinity, +1, 0x10, ...) written raw into the JSON text, deep
+  nesting, a huge string, or pathological text. Bodies go out as raw bytes.
 - `REFUSED`: bodies the real API refuses with 400 `invalid_request_error`, each with what its message must say.
 - `VALID_CRASHERS`: valid requests (arithmetic, counting, "capital of" with 60,000 spaces, ...) that must be
   answered 200 with a well-formed Message or stream.
@@ -14,8 +14,8 @@ Shared by `tests/test_offline_hostile.py` (the acceptance tests) and `benchmarks
   `server_error` (status >= 500), `bad_shape` (an error body outside the API's shape, or a 200 that is not a valid
   Message / SSE stream / token count), `accepted_invalid` (a body the API refuses was accepted, or refused with
   another error).
-- `standalone_server()`, `send_large()`, `refused_10mb_bodies()`: the separate-process server and the big bodies
-  for the memory and stall checks.
+- `standalone_server()`, `hello_during()`, `send_large()`, `refused_10mb_bodies()`: the separate-process server,
+  the concurrent Hello and the big bodies for the stall and memory checks.
 
 Sources for the expected answers: the wire reference (`messages-wire-protocol.md` sections 3, 5, 6, 11) and its
 2026 addendum; where a text is quoted from public reports of the real API, the entry says so.
@@ -456,7 +456,8 @@ REFUSED: list[Listed] = [
     Listed("is_error tool_result holding an image", MESSAGES_PATH,
            dumps(tools_chat(tool_turns(result={"is_error": True, "content": [PNG]}))),
            Expected(contains=("all content must be type 'text' if 'is_error' is true",))),
-    # Wrong types in optional fields: the API names the field first (`<field>: ...`, wire reference 3.1).
+    # Wrong types in optional fields: the API names the field first (`<field>: ...`, wire reference 3.1); the rest
+    # of these texts is not documented, so only the path is checked.  # inferred
     Listed("stream: [1]", MESSAGES_PATH, dumps(chat("Hello", stream=[1])), Expected(prefix="stream: ")),
     Listed("metadata: 5", MESSAGES_PATH, dumps(chat("Hello", metadata=5)), Expected(prefix="metadata: ")),
     Listed("tool_result text block whose text is 5", MESSAGES_PATH,
