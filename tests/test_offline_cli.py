@@ -66,10 +66,11 @@ def test_every_option_has_a_flag(monkeypatch):
     monkeypatch.setattr(cli, "serve_forever", lambda host, port, **options: received.update(options, port=port))
     cli.main(["--port", "9999", "--first-token-ms", "0", "--per-token-ms", "1.5", "--requests-per-minute", "50",
               "--context-window", "4096", "--require-tools-for-tool-blocks", "--beta", "my-feature-2099-01-01",
-              "--beta", "other-feature-2099-02-02"])
+              "--beta", "other-feature-2099-02-02", "--batch-processing-s", "0.5"])
     assert received == {"port": 9999, "first_token_ms": 0.0, "per_token_ms": 1.5, "requests_per_minute": 50,
                         "context_window": 4096, "tools_required_for_tool_blocks": True,
-                        "extra_betas": ("my-feature-2099-01-01", "other-feature-2099-02-02")}
+                        "extra_betas": ("my-feature-2099-01-01", "other-feature-2099-02-02"),
+                        "batch_processing_s": 0.5}
     assert set(received) - {"port"} == {f.name for f in dataclasses.fields(Options)}
 
 

@@ -123,7 +123,16 @@ def test_system_messages_refused_on_models_without_the_feature(http, model):
     [USER, CALL, RESULT, SYSTEM],
 ], ids=["last", "before-assistant", "consecutive-group", "after-tool-results"])
 def test_system_messages_accepted_after_a_user_turn(http, model, messages):
-    """A request may end with a system message after a user turn: that is not a prefill (Haiku 5.5 refuses one)."""
+    """A request may end with a system message after a user turn: that is not a prefill (Haiku 5.5 refuses one).
+
+    The tool call is the model's own reply, so that on models that think by default it starts with the signed
+    thinking block the API requires back (addendum §5)."""
+    if CALL in messages:
+        asked = {"role": "user", "content": "What is the weather in Paris?"}
+        call = ok(create(http, model, [asked], tools=TOOLS))
+        tool_id = next(b["id"] for b in call["content"] if b["type"] == "tool_use")
+        result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id, "content": "18°C"}]}
+        messages = [asked, {"role": "assistant", "content": call["content"]}, result, SYSTEM]
     body = ok(create(http, model, messages, tools=TOOLS))
     assert body["content"]
 

@@ -97,24 +97,26 @@ class JsonErrorGuard:
     """Last line of defence: an exception that escapes a route is answered with the API's 500 `api_error` JSON
     (never Starlette's text/plain page) and is not re-raised, so uvicorn keeps the connection open.
 
-    After a large body (over `TRIM_AFTER_BYTES`) it also hands freed memory back to the system: parsing 10 MB of
-    small JSON objects peaks at about 300 MB, which the C allocator would otherwise keep after the request."""
+    Before the last bytes of the answer to a large body (over `TRIM_AFTER_BYTES`) it also hands freed memory back
+    to the system: parsing 10 MB of small JSON objects peaks at about 300 MB, which the C allocator would otherwise
+    keep after the request."""
 
     def __init__(self, app: ASGIApp, state: ServerState) -> None:
         self.app, self.state = app, state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
+        large = _declared_length(scope) > TRIM_AFTER_BYTES
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
+            if large and message["type"] == "http.response.body" and not message.get("more_body"):
+                release_freed_memory()  # the handler has returned: what it parsed is garbage by now
             await send(message)
 
         try:
             await self.app(scope, receive, tracking_send)
-            if _declared_length(scope) > TRIM_AFTER_BYTES:
-                release_freed_memory()
         except Exception:
             log.exception("the offline Claude failed outside a request handler")
             if scope["type"] != "http" or started:

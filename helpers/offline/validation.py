@@ -12,6 +12,8 @@ are known; the few that are not (marked "inferred") follow the API's pydantic-li
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -19,6 +21,8 @@ from typing import Any, get_args
 
 import pydantic_core
 from anthropic.types import AnthropicBetaParam
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from . import structured, thinking
 from .errors import ApiError, invalid
@@ -351,12 +355,39 @@ def check_tools(body: dict[str, Any]) -> None:
                 raise invalid(f"tools.{n}.custom.name: String should have at most 128 characters")
             if not TOOL_NAME_RE.fullmatch(name):
                 raise invalid(f"tools.{n}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
+            if not _is_json_schema(tool.get("input_schema")):
+                raise invalid(f"tools.{n}.custom.input_schema: {INVALID_SCHEMA}")
         names.append(str(name))  # a server tool's name, e.g. web_search
     if len(set(names)) != len(names):
         raise invalid("tools: Tool names must be unique.")
     choice = body.get("tool_choice")
     if choice and choice["type"] == "tool" and choice["name"] not in names:
         raise invalid(f"tool_choice: tool '{choice['name']}' was not found in `tools`")  # inferred
+
+
+INVALID_SCHEMA = ("JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/"
+                  "2020-12). Learn more about tool use at https://docs.anthropic.com/en/docs/tool-use.")  # observed:
+# anthropics/claude-code#7365 (2025-09), also through Bedrock (acomagu/vscode-as-mcp-server#6)
+
+
+def _is_json_schema(schema: Any) -> bool:
+    """Whether a tool's `input_schema` is a valid JSON Schema (draft 2020-12 meta-schema, checked by `jsonschema`).
+
+    A check costs about 0.4 ms, so results are kept by the schema's JSON text: a tool loop sends the same tools
+    every turn."""
+    try:
+        return _schema_text_is_valid(json.dumps(schema, sort_keys=True))
+    except (TypeError, ValueError, RecursionError):
+        return False
+
+
+@functools.lru_cache(maxsize=512)
+def _schema_text_is_valid(text: str) -> bool:
+    try:
+        Draft202012Validator.check_schema(json.loads(text))
+    except (SchemaError, RecursionError):
+        return False
+    return True
 
 
 def check_tool_choice(body: dict[str, Any], spec: ModelSpec) -> None:
