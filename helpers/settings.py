@@ -247,11 +247,27 @@ def setup(offline: bool | None = None) -> Settings:
         if not wants_offline:  # offline, the key is put aside unused
             _refuse_damaged_key()
         _current = _start_offline() if wants_offline else _start_live()
+    _short_tracebacks()
     key = mask_key(os.environ.get("ANTHROPIC_API_KEY"))
     proxy = proxy_in_use()
     extra = "".join(f" · {note}" for note in [*_notes, *([f"proxy {proxy} (not for loopback)"] if proxy else [])])
     print(f"Claude API: {_current.mode} · model {_current.model} · base URL {_current.base_url} · key {key}{extra}")
     return _current
+
+
+def _short_tracebacks() -> None:
+    """In a notebook, show an exception as its class and message, without the SDK's frames (`%xmode Minimal`):
+    an error a lesson shows on purpose then reads in two lines. `%xmode Context` brings full tracebacks back, and
+    `CLAUDE_FULL_TRACEBACKS=1` keeps them. Outside IPython it does nothing."""
+    if os.environ.get("CLAUDE_FULL_TRACEBACKS") == "1":
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "InteractiveTB"):
+        shell.InteractiveTB.set_mode("Minimal")
 
 
 def _reset_for_tests() -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import anthropic
 import httpx2
@@ -25,7 +25,7 @@ from helpers.offline.batch_store import CANCEL_S, Batch, BatchClock, BatchItem, 
 from helpers.offline.state import Fault, Options, ServerState
 
 MODEL = "claude-haiku-5-5"
-START = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 KEY = "sk-ant-test"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anthropic
@@ -113,7 +113,7 @@ def test_every_messages_answer_carries_the_four_rate_limit_families(server, clie
     output_tokens = ok.json()["usage"]["output_tokens"]
     assert output_tokens > 5_000
     found = families(ok)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert found["requests"][0] == 4_000 and 0 < found["requests"][1] < 4_000  # nominal: nothing is enforced
     assert found["input-tokens"][:2] == (2_000_000, 2_000_000)  # a few input tokens: rounded to the thousand
     assert found["output-tokens"][0] == 400_000

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -37,14 +37,14 @@ def processing_time(requests: int, base_s: float = DEFAULT_PROCESSING_S) -> floa
 
 def timestamp(moment: datetime | None) -> str | None:
     """RFC 3339 with microseconds and `Z`, as the API writes its batch times."""
-    return None if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class BatchClock:
     """The time the batch store reads: the wall clock (unless `frozen`) plus every `advance()`."""
 
     def __init__(self, start: datetime | None = None, *, frozen: bool = False) -> None:
-        self._start = start or datetime.now(timezone.utc)
+        self._start = start or datetime.now(UTC)
         self._started = time.monotonic()
         self._offset = 0.0
         self.frozen = frozen

@@ -11,7 +11,7 @@ import asyncio
 import threading
 import time
 from dataclasses import fields, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 import pydantic
@@ -232,7 +232,7 @@ class OfflineClaude(BatchSteering):
 
 
 def _next_month() -> str:
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     return (today.replace(day=1) + timedelta(days=32)).replace(day=1).isoformat()
 
 

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .batch_store import BatchStore
@@ -302,7 +302,7 @@ class ServerState:
             tokens = self._token_level(name)
             families[name] = (limit, tokens, (limit - tokens) / (limit / 60))
         families["tokens"] = min((families["input-tokens"], families["output-tokens"]), key=lambda f: f[1] / f[0])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         headers = {}
         for name, (limit, remaining, refill_s) in families.items():
             headers[f"anthropic-ratelimit-{name}-limit"] = str(limit)
