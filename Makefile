@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test outputs bench serve lint clean
+.PHONY: lab test test-live-sim outputs bench serve lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lab: $(VENV)/.req-stamp
 test: $(VENV)/.dev-stamp
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Every lesson run top to bottom in live mode against an offline Claude limited to 50 requests per minute (minutes;
+# not part of `make test`): `make test-live-sim`, `make test-live-sim LESSON=05`, `make test-live-sim RPM=30`
+test-live-sim: $(VENV)/.dev-stamp
+	$(BIN)/python tests/live_sim.py $(if $(LESSON),--lesson $(LESSON)) $(if $(RPM),--rpm $(RPM))
 
 lint: $(VENV)/.dev-stamp
 	$(BIN)/ruff check .
