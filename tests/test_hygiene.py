@@ -32,8 +32,10 @@ CHECKER = re.compile(r"^# Check exercise (\d+)\b")
 CHECKER_VERDICT = r"^exercise {n}: (?:not yet: \S.*|correct)$"
 OFFLINE_ONLY = re.compile(r"^# Offline only: \S")
 FIRST_BLOCK = re.compile(r"content\s*\[\s*0\s*\]")
-# What only one machine has: a home directory, an installation, a temporary file.
-MACHINE_PATH = re.compile(r"/root/|/home/|/Users/|[A-Za-z]:\\Users\\|site-packages|\.venv/|/tmp/")
+# What only one machine has: a home directory, an installation, a temporary file (Linux, macOS, Windows), or an
+# absolute path into a checkout of this project (a traceback through helpers/ names where the repo was cloned).
+MACHINE_PATH = re.compile(r"/root/|/home/|/Users/|[A-Za-z]:\\Users\\|site-packages|\.venv/|/tmp/|/var/folders/"
+                          r"|(?<![\w.:/])/(?:[\w.-]+/)+(?:helpers|notebooks|tests)/")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MODEL_ID = re.compile(r"claude-(?:opus|sonnet|haiku|fable|mythos|instant)[-\w.]*|claude-\d[-\w.]*")
 PIP = re.compile(r"^\s*[%!]\s*(?:uv\s+)?pip\b", re.MULTILINE)
@@ -576,6 +578,9 @@ BROKEN = {
     "temporary file in a result": (set_output("1. A call", 1, nbformat.v4.new_output(
         "execute_result", data={"text/plain": "PosixPath('/tmp/tmpab12/out.json')"}, execution_count=3)),
         "code cell 2 shows a machine's path ('/tmp/'"),
+    "checkout path in a traceback": (set_output("1. A call", 2, nbformat.v4.new_output(
+        "error", ename="ValueError", evalue="blank", traceback=["File /srv/guide/helpers/conversation.py:92, in ask"])),
+        "code cell 3 shows a machine's path ('/srv/guide/helpers/'"),
     "long traceback": (set_output("1. A call", 2, LONG_TRACEBACK), "code cell 3 shows a traceback of 16 lines"),
     "long traceback on stderr": (set_output("1. A call", 1, STDERR_TRACEBACK),
                                  "code cell 2 shows a traceback of 17 lines"),
