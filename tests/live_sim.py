@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
             print(f"{run.name}: {'completed' if run.completed else 'NOT completed'}, {run.requests} requests, "
                   f"{run.rate_limited} 429s, {run.seconds:.1f} s", flush=True)
+            for problem in run.problems:
+                print(f"    - {problem}", flush=True)
     print()
     print(table(runs, args.max_requests))
     failed = [run.name for run in runs if verdict(run, args.max_requests)]
