@@ -7,6 +7,7 @@ the end run every rule on small synthetic notebooks, one that follows it and one
 cannot fail is itself a failing test.
 """
 
+import ast
 import re
 import shutil
 import subprocess
@@ -218,11 +219,61 @@ def length_problems(nb) -> list[str]:
             if (lines := len(cell.source.rstrip().splitlines())) > MAX_CELL_LINES and not is_production_cell(nb, cell)]
 
 
+SERVER_USE = re.compile(r"\bsettings\.server\.\w")  # an attribute of the offline Claude: its log, a fault, ...
+
+
+def is_server(node: ast.AST) -> bool:
+    """`settings.server` itself."""
+    return (isinstance(node, ast.Attribute) and node.attr == "server" and isinstance(node.value, ast.Name)
+            and node.value.id == "settings")
+
+
+def mentions_server(node: ast.AST) -> bool:
+    return any(is_server(sub) for sub in ast.walk(node))
+
+
+def unguarded_server_use(node: ast.AST, guarded: bool = False) -> list[int]:
+    """Lines where `settings.server.<anything>` is reached without a guard that tests `settings.server` (the body of
+    an `if`/conditional expression on it, or what follows it in an `and`); in live mode it is None and those lines
+    raise. Functions and classes defined in the cell are skipped: they run only when called."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+        return []
+    if isinstance(node, ast.Attribute) and is_server(node.value):
+        return [] if guarded else [node.lineno]
+    if isinstance(node, ast.If | ast.IfExp) and mentions_server(node.test):
+        body = node.body if isinstance(node.body, list) else [node.body]
+        orelse = node.orelse if isinstance(node.orelse, list) else [node.orelse]
+        return [*unguarded_server_use(node.test, guarded),
+                *(line for child in body for line in unguarded_server_use(child, True)),
+                *(line for child in orelse for line in unguarded_server_use(child, guarded))]
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+        lines, safe = [], guarded
+        for value in node.values:
+            lines += unguarded_server_use(value, safe)
+            safe = safe or mentions_server(value)
+        return lines
+    return [line for child in ast.iter_child_nodes(node) for line in unguarded_server_use(child, guarded)]
+
+
 def offline_only_problems(nb) -> list[str]:
-    """A cell that touches `settings.server` is offline-only and starts with `# Offline only: <what it does>`."""
-    return [f"code cell {index} uses settings.server but does not start with `# Offline only: <what it does>`"
-            for index, cell in enumerate(code_cells(nb))
-            if "settings.server" in cell.source and not OFFLINE_ONLY.match(cell.source)]
+    """A cell that uses the offline Claude (`settings.server.<something>`: a fault, a scripted reply, its log) is
+    offline-only: it starts with `# Offline only: <what it does>` and does nothing in live mode, where
+    `settings.server` is None (every use sits under `if settings.server:`). A cell that only tests `settings.server`
+    to choose a size (`20 if settings.server else 3`) runs in both modes and is not offline-only."""
+    problems = []
+    for index, cell in enumerate(code_cells(nb)):
+        if not SERVER_USE.search(cell.source):
+            continue
+        if not OFFLINE_ONLY.match(cell.source):
+            problems.append(f"code cell {index} uses settings.server but does not start with "
+                            "`# Offline only: <what it does>`")
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue  # IPython syntax (a magic): nothing to say about its guards
+        problems += [f"code cell {index} line {line} uses settings.server outside `if settings.server:`"
+                     for line in sorted(set(unguarded_server_use(tree)))]
+    return problems
 
 
 def output_problems(nb) -> list[str]:
@@ -572,6 +623,9 @@ BROKEN = {
                   "code cell 2 has 21 lines (at most 20)"),
     "unmarked offline-only cell": (set_source("1. A call", 0, "settings.server.fail_next(500)"),
                                    "code cell 1 uses settings.server but does not start with `# Offline only:"),
+    "offline-only cell that acts live": (set_source("1. A call", 0, "# Offline only: the log\nrecords = "
+                                                  "settings.server.requests\nif settings.server:\n    print(1)"),
+                                         "code cell 1 line 2 uses settings.server outside `if settings.server:`"),
     "home directory in a warning": (set_output("1. A call", 1, nbformat.v4.new_output(
         "stream", name="stderr", text="/home/ada/project/.venv/lib/python3.11/site-packages/x.py:1: UserWarning\n")),
         "code cell 2 shows a machine's path ('/home/'"),
@@ -594,6 +648,41 @@ def test_a_lesson_that_breaks_a_rule_fails_it(broken, tmp_path):
     change(nb)
     problems = all_problems(written_and_read(nb, tmp_path))
     assert [problem for problem in problems if expected in problem], problems
+
+
+GUARDED = {  # (guarded, the same without its guard)
+    "a function it defines": ("def show_log():\n    print([r.status for r in settings.server.requests])\n\n\n"
+                              "if settings.server is not None:\n    settings.server.clear_requests()",
+                              "print([r.status for r in settings.server.requests])\n\n\n"
+                              "if settings.server is not None:\n    settings.server.clear_requests()"),
+    "a conditional expression": ("log = settings.server.requests if settings.server else []\nprint(len(log))",
+                                 "log = settings.server.requests\nprint(len(log))"),
+    "an and": ("print(settings.server and len(settings.server.requests))",
+               "print(settings.server or len(settings.server.requests))"),
+    "an if with an else": ("if settings.server:\n    settings.server.clear_requests()\nelse:\n    print('live')",
+                           "if settings.server:\n    print('offline')\nelse:\n    settings.server.clear_requests()"),
+}
+
+
+@pytest.mark.parametrize("guard", GUARDED, ids=list(GUARDED))
+def test_an_offline_only_cell_guards_its_server_use_with(guard, tmp_path):
+    guarded, unguarded = GUARDED[guard]
+    nb = synthetic_lesson()
+    cell_under(nb, "1. A call", 0).source = f"# Offline only: the server's log\n{guarded}"
+    assert offline_only_problems(written_and_read(nb, tmp_path)) == []
+    cell_under(nb, "1. A call", 0).source = f"# Offline only: the server's log\n{unguarded}"
+    [problem] = offline_only_problems(written_and_read(nb, tmp_path))
+    assert re.fullmatch(r"code cell 1 line \d uses settings.server outside `if settings.server:`", problem)
+
+
+def test_a_cell_that_only_tests_the_mode_to_shrink_live_is_not_offline_only(tmp_path):
+    nb = synthetic_lesson()
+    cell_under(nb, "1. A call", 1).source = 'questions = ["Hi"] * (20 if settings.server else 3)  # live: 3 requests'
+    assert offline_only_problems(written_and_read(nb, tmp_path)) == []
+    cell_under(nb, "1. A call", 1).source = 'questions = ["Hi"] * (20 if settings.server.requests else 3)'
+    assert offline_only_problems(written_and_read(nb, tmp_path)) == [
+        "code cell 2 uses settings.server but does not start with `# Offline only: <what it does>`",
+        "code cell 2 line 1 uses settings.server outside `if settings.server:`"]
 
 
 def test_a_long_production_version_is_allowed_but_not_elsewhere(tmp_path):

@@ -107,7 +107,18 @@ def static_problems(source: str) -> list[str]:
     problems = [f"line {line}: top-level await; wrap the coroutine in asyncio.run(...)" for line in finder.lines]
     problems += [f"{name!r} is never defined or imported in the cell" for name in undefined_names(source)]
     problems += [f"imports what production code cannot have: {what}" for what in forbidden_imports(tree)]
+    if not any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) for node in tree.body):
+        problems.append("defines no function or class: a production version is what a team pastes into a module")
+    if not any(is_main_guard(node) for node in tree.body):
+        problems.append('has no `if __name__ == "__main__":` demo')
     return problems
+
+
+def is_main_guard(node: ast.stmt) -> bool:
+    """`if __name__ == "__main__":` at the top level."""
+    return (isinstance(node, ast.If) and isinstance(test := node.test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.Eq) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
+            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__")
 
 
 def free_port() -> int:
@@ -242,6 +253,9 @@ BROKEN = {
     "top-level async for": (GOOD + "async for event in ask_async('Hi'):\n    pass\n", f"line {AFTER_GOOD}: top-level"),
     "top-level async comprehension": (GOOD + "print([event async for event in ask_async('Hi')])\n",
                                       f"line {AFTER_GOOD}: top-level"),
+    "no function": ('from anthropic import Anthropic\n\nif __name__ == "__main__":\n    print(Anthropic())\n',
+                    "defines no function or class"),
+    "no demo": (GOOD[:GOOD.index('if __name__ == "__main__":')], 'has no `if __name__ == "__main__":` demo'),
     "helpers.setup": (GOOD.replace("from helpers.settings import default_model",
                                    "from helpers import setup\nfrom helpers.settings import default_model"),
                       "imports what production code cannot have: line 7: helpers.setup"),
