@@ -24,13 +24,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from live_sim import LIVE_LOOKING_KEY  # sk-ant-api03- and 86 characters, as live mode expects
 from test_hygiene import PATHS, production_source
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 120
-# Looks like a real key (sk-ant-api03- and 86 characters) so that nothing treats it as a placeholder; built here so
-# that no key-shaped string sits in the source.
-LIVE_LOOKING_KEY = "sk-ant-api03-" + ("offline" * 13)[:84] + "AA"
 MODULE_GLOBALS = {"__name__", "__file__", "__doc__", "__spec__", "__loader__", "__package__", "__builtins__",
                   "__annotations__", "__cached__"}
 FORBIDDEN_MODULES = ("helpers.offline", "helpers.setup")  # `setup` is a function of helpers (helpers.settings)
