@@ -256,8 +256,9 @@ def setup(offline: bool | None = None) -> Settings:
 
 
 def _short_tracebacks() -> None:
-    """In a notebook, show an exception as its class and message, without the SDK's frames (`%xmode Minimal`):
-    an error a lesson shows on purpose then reads in two lines. `%xmode Context` brings full tracebacks back, and
+    """In a notebook, show an exception as its class and message, without the SDK's frames (`%xmode Minimal`),
+    and a warning as its category and message, without the temporary file that holds the cell: an error a lesson
+    shows on purpose then reads in two lines. `%xmode Context` brings full tracebacks back, and
     `CLAUDE_FULL_TRACEBACKS=1` keeps them. Outside IPython it does nothing."""
     if os.environ.get("CLAUDE_FULL_TRACEBACKS") == "1":
         return
@@ -268,6 +269,12 @@ def _short_tracebacks() -> None:
     shell = get_ipython()
     if shell is not None and hasattr(shell, "InteractiveTB"):
         shell.InteractiveTB.set_mode("Minimal")
+        warnings.formatwarning = _warning_without_path
+
+
+def _warning_without_path(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                          line: str | None = None) -> str:
+    return f"{category.__name__}: {message}\n"
 
 
 def _reset_for_tests() -> None:
