@@ -12,10 +12,11 @@ What it does, as docs: build-with-claude/prompt-caching and build-with-claude/ca
   running hash. The model is folded in first; `speed` at the start of the system (it invalidates system and
   messages); thinking, effort, `tool_choice` and `output_config.format` at the start of the messages (they
   invalidate messages only). `cache_control` itself is not part of the hash, so moving a breakpoint keeps the cache.
-- **Reads and writes.** Each breakpoint looks back over at most 20 blocks (itself included) for a live entry; the
-  longest hit is read. An entry is written only at a breakpoint, and only when the prefix up to it holds at least
-  the model's `min_cacheable_tokens` (below it nothing is cached and no error is returned). Tokens between the read
-  point and each breakpoint are written at that breakpoint's TTL: `5m` (the default) or `1h`.
+- **Reads and writes.** Each breakpoint checks itself and the 20 blocks before it for a live entry (the docs'
+  "20-block lookback", read as 20 earlier block boundaries); the longest hit is read. An entry is written only
+  at a breakpoint, and only when the prefix up to it holds at least the model's `min_cacheable_tokens` (below
+  it nothing is cached and no error is returned). Tokens between the read point and each breakpoint are written
+  at that breakpoint's TTL: `5m` (the default) or `1h`.
 - **Lifetime.** An entry lives its TTL from the start of the request that wrote or last read it (a read refreshes
   it) on the server's clock (`ServerState.clock`, which tests move with `advance_clock`), and is usable once the
   writing request's reply has begun (`first_token_ms` after its start).
@@ -49,6 +50,7 @@ TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 ENTRIES_KEPT = 10_000
 FINGERPRINTS_KEPT = 1_000
 UNCACHEABLE_TYPES = {"thinking", "redacted_thinking"}
+SECTIONS = ("tools", "system", "messages")  # the order in which the API renders a request
 
 
 @dataclass
@@ -222,7 +224,7 @@ def account(cache: PromptCache, body: dict[str, Any], messages: list[Any], *, mi
         for index, _ in points:
             if blocks[index].prefix_tokens < min_tokens:
                 continue
-            for j in range(index, max(-1, index - LOOKBACK_BLOCKS), -1):
+            for j in range(index, max(-1, index - LOOKBACK_BLOCKS - 1), -1):
                 entry = cache.entries.get(blocks[j].digest)
                 if entry is not None and entry.usable_at <= now < entry.expires_at:
                     entry.expires_at = now + TTL_SECONDS[entry.ttl]  # a read refreshes the entry
@@ -263,9 +265,10 @@ def _compare(before: Fingerprint | None, after: Fingerprint) -> dict[str, Any] |
     if before.model != after.model:
         return {"cache_miss_reason": {"type": "model_changed", "cache_missed_input_tokens": before.total}}
     common = 0
-    for (section, digest, tokens), (_, new_digest, _) in zip(before.blocks, after.blocks, strict=False):
-        if digest != new_digest:
-            return {"cache_miss_reason": {"type": f"{section}_changed",
+    for (section, digest, tokens), (new_section, new_digest, _) in zip(before.blocks, after.blocks, strict=False):
+        if digest != new_digest:  # the earlier section of the two: a tool added where none was is tools_changed
+            first = min(section, new_section, key=SECTIONS.index)
+            return {"cache_miss_reason": {"type": f"{first}_changed",
                                           "cache_missed_input_tokens": before.total - common}}
         common = tokens
     if len(after.blocks) < len(before.blocks):  # the history was cut: the messages no longer extend the old ones
