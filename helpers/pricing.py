@@ -50,10 +50,16 @@ class Price:
     long_prompt: tuple[int, Price] | None = None
 
 
+def _plain(value: Decimal) -> Decimal:
+    """`value` without trailing zeros (0.1250 -> 0.125), whole numbers kept whole (10, not 1E+1)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
+
+
 def _price(input_: str, output: str, read: str | None = None, long_prompt: tuple[int, Price] | None = None) -> Price:
     base = Decimal(input_)
-    return Price(base, Decimal(output), base * WRITE_5M, base * WRITE_1H,
-                 Decimal(read) if read is not None else base * READ, long_prompt)
+    return Price(*(_plain(v) for v in (base, Decimal(output), base * WRITE_5M, base * WRITE_1H,
+                                        Decimal(read) if read is not None else base * READ)), long_prompt)
 
 
 PRICES: dict[str, Price] = {
