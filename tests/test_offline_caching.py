@@ -9,6 +9,8 @@ import httpx2
 import pytest
 from anthropic import Anthropic
 
+from helpers.offline import caching
+
 MODEL = "claude-haiku-5-5"  # minimum cacheable prompt: 512 tokens
 LONG_MINIMUM_MODEL = "claude-haiku-4-5"  # minimum cacheable prompt: 4,096 tokens
 RULES = "You answer questions about the harbour's tide tables, politely and in one sentence. " * 100
@@ -218,3 +220,36 @@ def test_diagnostics_on_a_growing_conversation_and_an_edited_one(client):
     reason = third.diagnostics.cache_miss_reason
     assert reason.type == "messages_changed"
     assert reason.cache_missed_input_tokens == total_input(second) - 1804  # all after the system prompt
+
+
+def test_automatic_caching_passes_over_a_turn_scoped_system_message(client):
+    """The breakpoint lands on the user's block, so changing the turn-scoped note keeps the cache."""
+    for note, expected_read in (("Answer in French.", 0), ("Answer in German.", 1813)):
+        reply = client.messages.create(
+            model=MODEL, max_tokens=64, system=RULES, cache_control=EPHEMERAL,
+            messages=[{"role": "user", "content": "When is high tide?"},
+                      {"role": "system", "content": note, "clear_at": "next_user_message"}],
+            extra_headers={"anthropic-beta": "mid-conversation-system-clear-at-2026-08-21"})
+        assert reply.usage.cache_read_input_tokens == expected_read
+        assert reply.usage.input_tokens > 0  # the note is after the breakpoint: never cached
+
+
+def test_an_entry_is_usable_once_the_reply_that_wrote_it_has_begun():
+    """Two requests at once both write; the entry serves requests that start after the first reply began."""
+    store = caching.PromptCache()
+    body = {"model": MODEL, "system": RULES, "cache_control": EPHEMERAL,
+            "messages": [{"role": "user", "content": "When is high tide?"}]}
+
+    def at(now: float) -> caching.CacheResult:
+        return caching.account(store, body, body["messages"], min_tokens=512, now=now, usable_after=0.5, total=1813)
+
+    assert (at(0.0).written["5m"], at(0.2).written["5m"], at(0.6).read) == (1813, 1813, 1813)
+
+
+def test_the_store_stays_bounded():
+    store = caching.PromptCache()
+    result = caching.CacheResult(fingerprint=caching.Fingerprint(MODEL, [("messages", b"x" * 32, 1)] * 1_000, 1))
+    for n in range(1_200):
+        caching.remember(store, f"msg_{n}", result)
+    assert len(store.fingerprints) == 200 and store.fingerprint_blocks == 200_000
+    assert "msg_1199" in store.fingerprints and "msg_999" not in store.fingerprints

@@ -49,6 +49,7 @@ LOOKBACK_BLOCKS = 20
 TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 ENTRIES_KEPT = 10_000
 FINGERPRINTS_KEPT = 1_000
+FINGERPRINT_BLOCKS_KEPT = 200_000  # blocks held by all fingerprints together (about 100 bytes each)
 UNCACHEABLE_TYPES = {"thinking", "redacted_thinking"}
 SECTIONS = ("tools", "system", "messages")  # the order in which the API renders a request
 
@@ -93,18 +94,24 @@ class CacheResult:
 
 
 class PromptCache:
-    """The entries (by prefix digest) and the diagnostics fingerprints (by reply id) of one server, bounded."""
+    """The entries (by prefix digest) and the diagnostics fingerprints (by reply id) of one server.
+
+    Bounded whatever it is sent: at most 10,000 entries (expired ones are dropped at each request, then the least
+    recently used), and at most 1,000 fingerprints holding 200,000 blocks in all (the oldest go first; naming one
+    that went gives `previous_message_not_found`, as an expired fingerprint does on the API)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entries: OrderedDict[bytes, Entry] = OrderedDict()
         self.fingerprints: OrderedDict[str, Fingerprint] = OrderedDict()
+        self.fingerprint_blocks = 0
 
     def clear(self) -> None:
         """Forget every entry and fingerprint."""
         with self.lock:
             self.entries.clear()
             self.fingerprints.clear()
+            self.fingerprint_blocks = 0
 
 
 def _digest(previous: bytes, value: Any) -> bytes:
@@ -125,8 +132,9 @@ def _ttl(block: Any) -> str | None:
     return "1h" if control.get("ttl") == "1h" else "5m"
 
 
-def render(body: dict[str, Any], messages: list[Any]) -> list[Block]:
-    """The request's blocks in the API's order (tools, system, messages), with digests and running token counts.
+def render(body: dict[str, Any], messages: list[Any], *, digests: bool = True) -> list[Block]:
+    """The request's blocks in the API's order (tools, system, messages), with digests and running token counts
+    (`digests=False`: without hashing, enough to count breakpoints).
 
     Token counts add up to `tokens.count_request`: framing in the first block, a message's framing in its first
     block (a message without content is a block of its own that cannot be cached)."""
@@ -165,7 +173,7 @@ def render(body: dict[str, Any], messages: list[Any]) -> list[Block]:
                           ("turn", i if k == 0 else None, role, _plain(part))))
     digest, running = _digest(b"", {"model": body.get("model")}), FRAMING_TOKENS
     for block, value in items:
-        digest = _digest(digest, value)
+        digest = _digest(digest, value) if digests else digest
         running += block.tokens
         block.digest, block.prefix_tokens = digest, running
         blocks.append(block)
@@ -191,7 +199,7 @@ def breakpoints(body: dict[str, Any], blocks: list[Block]) -> list[tuple[int, st
 def check_breakpoints(body: dict[str, Any], messages: list[Any]) -> None:
     """The 400 for more than 4 breakpoints (validation's hook; count_tokens checks it too)."""
     if _any_cache_control(body, messages):
-        breakpoints(body, render(body, messages))
+        breakpoints(body, render(body, messages, digests=False))
 
 
 def _any_cache_control(body: dict[str, Any], messages: list[Any]) -> bool:
@@ -236,7 +244,11 @@ def account(cache: PromptCache, body: dict[str, Any], messages: list[Any], *, mi
             block = blocks[index]
             if block.prefix_tokens < min_tokens or index <= hit:
                 continue
-            cache.entries[block.digest] = Entry(ttl, now + TTL_SECONDS[ttl], now + usable_after)
+            usable_at = now + usable_after
+            pending = cache.entries.get(block.digest)  # written by a request whose reply has not begun yet
+            if pending is not None and pending.expires_at > now:
+                usable_at = min(usable_at, pending.usable_at)
+            cache.entries[block.digest] = Entry(ttl, now + TTL_SECONDS[ttl], usable_at)
             cache.entries.move_to_end(block.digest)
             result.written[ttl] += block.prefix_tokens - boundary
             boundary = block.prefix_tokens
@@ -282,6 +294,9 @@ def remember(cache: PromptCache, message_id: str, result: CacheResult) -> None:
         return
     with cache.lock:
         cache.fingerprints[message_id] = result.fingerprint
-        while len(cache.fingerprints) > FINGERPRINTS_KEPT:
-            cache.fingerprints.popitem(last=False)
+        cache.fingerprint_blocks += len(result.fingerprint.blocks)
+        while len(cache.fingerprints) > FINGERPRINTS_KEPT or (
+                cache.fingerprint_blocks > FINGERPRINT_BLOCKS_KEPT and len(cache.fingerprints) > 1):
+            _, old = cache.fingerprints.popitem(last=False)
+            cache.fingerprint_blocks -= len(old.blocks)
 
