@@ -253,3 +253,19 @@ def test_the_store_stays_bounded():
         caching.remember(store, f"msg_{n}", result)
     assert len(store.fingerprints) == 200 and store.fingerprint_blocks == 200_000
     assert "msg_1199" in store.fingerprints and "msg_999" not in store.fingerprints
+
+
+def test_input_token_headers_count_cache_writes_but_not_cache_reads(client):
+    """docs: api/rate-limits: uncached input and cache writes count toward the input-token limit, reads do not."""
+    system = [{"type": "text", "text": RULES * 60, "cache_control": EPHEMERAL}]
+    remaining, usages = [], []
+    for _ in range(2):
+        raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=16, system=system,
+                                                       messages=[{"role": "user", "content": "High tide?"}])
+        remaining.append(int(raw.headers["anthropic-ratelimit-input-tokens-remaining"]))
+        usages.append(raw.parse().usage)
+    written, read = usages[0].cache_creation_input_tokens, usages[1].cache_read_input_tokens
+    assert written == read > 100_000
+    limit = int(raw.headers["anthropic-ratelimit-input-tokens-limit"])
+    assert remaining[0] <= limit - written + 1_000  # the write was spent
+    assert remaining[1] >= remaining[0] - 1_000  # the read was not
