@@ -256,7 +256,8 @@ def test_the_store_stays_bounded():
 
 
 def test_input_token_headers_count_cache_writes_but_not_cache_reads(client):
-    """docs: api/rate-limits: uncached input and cache writes count toward the input-token limit, reads do not."""
+    """Uncached input and cache writes count toward the input-token limit, reads do not (assumed from docs:
+    api/rate-limits, "cache-aware ITPM"; the stored copies read did not cover it)."""
     system = [{"type": "text", "text": RULES * 60, "cache_control": EPHEMERAL}]
     remaining, usages = [], []
     for _ in range(2):

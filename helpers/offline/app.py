@@ -331,7 +331,7 @@ def _plan(state: ServerState, record: RequestRecord, body: dict[str, Any], heade
                           new_tool_id=lambda: state.next_id("toolu_01"),
                           context_window=state.options.context_window or spec.context_window, cache=cache)
     caching.remember(state.prompt_cache, message["id"], cache)
-    spent = message["usage"]  # cache reads do not count toward the input-token limit (docs: api/rate-limits)
+    spent = message["usage"]  # cache reads do not count toward the input-token limit: assumed, docs: api/rate-limits
     state.spend_tokens(spent["input_tokens"] + (spent.get("cache_creation_input_tokens") or 0), spent["output_tokens"])
     headers.update(state.rate_headers())
     if thread is not None:
