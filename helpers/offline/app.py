@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import batches
+from . import batches, caching
 from .compose import compose, sse, stream_events, usage
 from .errors import ApiError
 from .models import MODELS, model_info
@@ -318,6 +318,8 @@ def _plan(state: ServerState, record: RequestRecord, body: dict[str, Any], heade
         effective, beta=beta, betas=betas, context_window=state.options.context_window, history=history,
         tools_required_for_tool_blocks=state.options.tools_required_for_tool_blocks)
     conversation = [*(history or []), *body["messages"]]
+    cache = caching.account(state.prompt_cache, effective, conversation, min_tokens=spec.min_cacheable_tokens,
+                            now=state.clock(), usable_after=state.options.first_token_ms / 1000, total=input_tokens)
     scripted = state.take_scripted()
     if scripted is not None:
         record.fault = "scripted"
@@ -327,8 +329,10 @@ def _plan(state: ServerState, record: RequestRecord, body: dict[str, Any], heade
         reply = respond(effective, conversation)
         message = compose(reply, effective, input_tokens=input_tokens, message_id=state.next_id("msg_01"),
                           new_tool_id=lambda: state.next_id("toolu_01"),
-                          context_window=state.options.context_window or spec.context_window)
-    state.spend_tokens(message["usage"]["input_tokens"], message["usage"]["output_tokens"])
+                          context_window=state.options.context_window or spec.context_window, cache=cache)
+    caching.remember(state.prompt_cache, message["id"], cache)
+    spent = message["usage"]  # cache reads do not count toward the input-token limit: assumed, docs: api/rate-limits
+    state.spend_tokens(spent["input_tokens"] + (spent.get("cache_creation_input_tokens") or 0), spent["output_tokens"])
     headers.update(state.rate_headers())
     if thread is not None:
         fields = {k: effective[k] for k in ("system", "tools") if k in effective}

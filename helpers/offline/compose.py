@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import thinking
+from .caching import CacheResult
 from .responder import Reply
 from .tokens import count_block, count_json, count_text, split_tokens
 
@@ -28,7 +29,8 @@ Event = tuple[str, dict[str, Any], int]  # name, data, tokens it carries
 
 
 def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id: str,
-            new_tool_id: Callable[[], str], context_window: int | None = None) -> dict[str, Any]:
+            new_tool_id: Callable[[], str], context_window: int | None = None,
+            cache: CacheResult | None = None) -> dict[str, Any]:
     """The Message object for `reply`, cut by stop sequences, `max_tokens` and the context window.
 
     - A stop sequence cuts a text block before its earliest match (`stop_reason: "stop_sequence"`); a block cut
@@ -43,6 +45,8 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
     - A `thinking` block costs its reasoning tokens (even when `display: "omitted"` hides the text) and counts in
       `usage.output_tokens_details.thinking_tokens`; cut by `max_tokens`, it keeps the text so far, signed again.
     - Other blocks (redacted_thinking, server tool blocks) go out whole, or not at all past `max_tokens`.
+    - `cache` is what the prompt cache made of the request (see `caching`): it splits `input_tokens` (the whole
+      input) into read, written and uncached tokens, and, when the request carried `diagnostics`, adds them.
     """
     window = context_window - input_tokens if context_window else None
     budget, cut_reason = body["max_tokens"], "max_tokens"
@@ -99,7 +103,7 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
             break
     if stop_reason == "tool_use" and not any(b["type"] == "tool_use" for b in content):
         stop_reason = "max_tokens"
-    return wire_safe({
+    message = {
         "id": message_id,
         "type": "message",
         "role": "assistant",
@@ -109,8 +113,11 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
         "stop_sequence": stop_sequence,
         "stop_details": reply.stop_details,
         "container": None,
-        "usage": usage(input_tokens, max(used, 1), thinking_tokens),
-    })
+        "usage": usage(input_tokens, max(used, 1), thinking_tokens, cache=cache),
+    }
+    if cache is not None and cache.send_diagnostics:
+        message["diagnostics"] = cache.diagnostics
+    return wire_safe(message)
 
 
 def wire_safe(value: Any) -> Any:
@@ -126,16 +133,21 @@ def wire_safe(value: Any) -> Any:
     return value
 
 
-def usage(input_tokens: int, output_tokens: int, thinking_tokens: int = 0) -> dict[str, Any]:
-    """The `usage` object of a reply (this server caches nothing, so the cache counts are 0); with thinking,
+def usage(input_tokens: int, output_tokens: int, thinking_tokens: int = 0, *,
+          cache: CacheResult | None = None) -> dict[str, Any]:
+    """The `usage` object of a reply. `input_tokens` is the request's whole input; with `cache`, the tokens read
+    from and written to the prompt cache are taken out of it, so that `input_tokens + cache_creation_input_tokens +
+    cache_read_input_tokens` is the whole input (docs: build-with-claude/prompt-caching). With thinking,
     `output_tokens_details.thinking_tokens` says how many of the output tokens were reasoning."""
     details = {"output_tokens_details": {"thinking_tokens": thinking_tokens}} if thinking_tokens else {}
+    read = cache.read if cache else 0
+    written_5m, written_1h = (cache.written["5m"], cache.written["1h"]) if cache else (0, 0)
     return {
-        "input_tokens": input_tokens,
+        "input_tokens": input_tokens - read - written_5m - written_1h,
         "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "cache_creation_input_tokens": written_5m + written_1h,
+        "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_5m_input_tokens": written_5m, "ephemeral_1h_input_tokens": written_1h},
         "server_tool_use": None,
         "service_tier": "standard",
         **details,

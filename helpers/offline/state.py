@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .batch_store import BatchStore
+from .caching import PromptCache
 from .errors import ApiError
 
 BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -174,9 +175,22 @@ class ServerState:
         self.bucket: float | None = None  # requests available now; None: full
         self.bucket_at = time.monotonic()
         self.token_levels: dict[str, tuple[float, float]] = {}  # family: (tokens left, when), for the headers
+        self.prompt_cache = PromptCache()  # prompt-cache entries and diagnostics fingerprints (see `caching`)
+        self.clock_offset = 0.0  # seconds added to the cache clock by `advance_clock`
 
     def now(self) -> float:
         return round(time.monotonic() - self.started, 6)
+
+    def clock(self) -> float:
+        """The prompt cache's clock, in seconds: monotonic time plus whatever `advance_clock` added."""
+        return time.monotonic() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the prompt cache's clock forward (e.g. 301 s to see a 5-minute entry expire); nothing else moves."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self.lock:
+            self.clock_offset += seconds
 
     def next_id(self, prefix: str) -> str:
         with self.lock:

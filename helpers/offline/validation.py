@@ -24,7 +24,7 @@ from anthropic.types import AnthropicBetaParam
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from . import structured, thinking
+from . import caching, structured, thinking
 from .errors import ApiError, invalid
 from .models import MODELS, ModelSpec, thinking_in_effect
 from .schema import check_shape
@@ -180,6 +180,7 @@ def check_request(body: dict[str, Any], *, endpoint: str = "create", beta: bool 
         raise invalid("messages: at least one message is required")
     check_messages(messages, spec=spec, betas=betas)
     check_tools(body)
+    caching.check_breakpoints(body, messages)
     if tools_required_for_tool_blocks and not body.get("tools") and any(
             isinstance(m["content"], list) and any(b["type"] in ("tool_use", "tool_result") for b in m["content"])
             for m in messages):
