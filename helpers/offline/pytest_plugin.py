@@ -17,7 +17,8 @@ uses one of these fixtures:
   with a placeholder key;
 - `offline_claude_env`: `ANTHROPIC_BASE_URL` and `ANTHROPIC_API_KEY` set to `offline_claude` for the test, for code
   that builds its own `Anthropic()`;
-- `offline_claude_options`: the options the servers start with (a dict; default: no simulated generation time).
+- `offline_claude_options`: the options the servers start with (a dict; session-scoped; default: no simulated
+  generation time).
   Override it in a conftest to change them, e.g. `return {"first_token_ms": 0, "per_token_ms": 0,
   "requests_per_minute": 50}`.
 
