@@ -8,8 +8,18 @@ runs it on its own. It is a stand-in for tests and lessons, not a model: its rep
 `responder`).
 """
 
-from .models import MODELS, ModelSpec
-from .server import OfflineClaude, start_server
-from .state import Options, RequestRecord
+from __future__ import annotations
 
-__all__ = ["MODELS", "ModelSpec", "OfflineClaude", "Options", "RequestRecord", "start_server"]
+import importlib
+from typing import Any
+
+# Imported on first use, so that `import helpers.offline.pytest_plugin` (or any submodule) does not load the server.
+_WHERE = {"MODELS": "models", "ModelSpec": "models", "OfflineClaude": "server", "start_server": "server",
+          "Options": "state", "RequestRecord": "state"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
