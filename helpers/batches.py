@@ -49,7 +49,8 @@ def split(requests: Sequence[Request], *, max_requests: int = MAX_REQUESTS,
         if custom_id in seen:
             raise ValueError(f"custom_id {custom_id!r} is used twice; give every request its own custom_id")
         seen.add(custom_id)
-        length = len(json.dumps(request, separators=(",", ":")).encode()) + 1  # +1: the comma between requests
+        # ASCII-escaped JSON: never shorter than the UTF-8 body the SDK sends; +1 for the comma between requests
+        length = len(json.dumps(request, separators=(",", ":")).encode()) + 1
         if envelope + length > max_bytes:
             raise ValueError(f"request {custom_id!r} alone is {length:,} bytes, over the {max_bytes:,}-byte batch "
                              "limit; shorten it or send it with messages.create")

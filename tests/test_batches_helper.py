@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 import pytest
 from anthropic import Anthropic
 from anthropic.types.messages.batch_create_params import Request
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers.batches import collect, ended_count, run_batch, should_resubmit, split, submit, wait
 from helpers.offline import OfflineClaude, start_server
@@ -78,6 +80,21 @@ def test_split_respects_the_byte_limit_counted_as_the_api_body():
     assert [len(chunk) for chunk in chunks] == [2, 2, 1]
     for chunk in chunks:  # each chunk, sent as the SDK sends it, is within the limit
         assert len(json.dumps({"requests": chunk}, separators=(",", ":")).encode()) <= 15 + 2 * one
+
+
+@given(texts=st.lists(st.text(max_size=100), max_size=40), max_requests=st.integers(1, 10),
+       max_bytes=st.integers(1_500, 6_000))
+def test_split_keeps_every_request_once_in_order_and_every_chunk_within_both_limits(texts, max_requests, max_bytes):
+    requests = [request(f"r{n}", text) for n, text in enumerate(texts)]
+    chunks = split(requests, max_requests=max_requests, max_bytes=max_bytes)
+    assert [r for chunk in chunks for r in chunk] == requests
+    for chunk in chunks:
+        assert 1 <= len(chunk) <= max_requests
+        assert len(json.dumps({"requests": chunk}, separators=(",", ":")).encode()) <= max_bytes
+    # a chunk is cut only when the next request would not fit
+    for chunk, following in zip(chunks, chunks[1:], strict=False):
+        grown = json.dumps({"requests": [*chunk, following[0]]}, separators=(",", ":")).encode()
+        assert len(chunk) == max_requests or len(grown) > max_bytes
 
 
 def test_split_refuses_a_repeated_custom_id_and_an_oversized_request():
