@@ -12,12 +12,15 @@ and return a shorter list you can send as ``messages=``. Every result keeps thre
 A *turn* is a user message typed by a person plus everything after it up to the next one: Claude's
 reply and any tool rounds (assistant ``tool_use`` -> user ``tool_result`` -> ...) in between.
 
-What it is not: a summariser (dropped turns are gone, not condensed), a token estimator (bring your own
-``count``, normally ``client.messages.count_tokens``), or the API's server-side context management.
+What it is not: a summariser (dropped turns are gone, not condensed), a tokenizer (bring your own ``count``,
+normally ``client.messages.count_tokens``; ``estimated_counter`` turns one such count into a free estimate), or
+the API's server-side context management.
 
 Taught by ``notebooks/03_history_truncation.ipynb``.
 """
 
+import json
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -125,3 +128,38 @@ def fit_to_token_budget(
         else:
             low = middle + 1
     return list(messages[starts[high]:])
+
+
+def _as_json(value: Any) -> Any:
+    """Turn an SDK object (a ``TextBlock``, ``ToolUseBlock``...) into the dict it is sent as."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"{type(value).__name__} is not a message part the API takes; send dicts or SDK blocks.")
+
+
+def json_size(messages: Sequence[Any]) -> int:
+    """The length in characters of ``messages`` as JSON (SDK blocks as their dicts): the unit of the estimate."""
+    return len(json.dumps(list(messages), default=_as_json, ensure_ascii=False))
+
+
+def estimated_counter(count: Callable[[list[Any]], int], sample: Sequence[Any]) -> Callable[[Sequence[Any]], int]:
+    """Return a token counter that sends no request, calibrated with one ``count(list(sample))`` call.
+
+    The calibration gives tokens per character of JSON; the counter returns ``ceil(json_size(messages) *
+    tokens_per_character)``, so it is exact on ``sample`` and close on messages of the same kind of text. The
+    ratio absorbs whatever fixed tokens ``count`` adds (``system``, ``tools``), which makes much smaller lists
+    look larger than they are: calibrate on a sample about as large as what you will estimate. Use it where a
+    few percent do not matter (choosing what to send under a budget with headroom, a simulation), and count
+    exactly what must not go over. Raises ``ValueError`` for an empty sample or a count that is not positive.
+    """
+    if not sample:
+        raise ValueError("sample is empty: calibrate on messages like the ones you will estimate.")
+    tokens = count(list(sample))
+    if tokens <= 0:
+        raise ValueError(f"count(sample) returned {tokens!r}; a calibration needs a positive number of tokens.")
+    tokens_per_character = tokens / json_size(sample)
+
+    def estimate(messages: Sequence[Any]) -> int:
+        return math.ceil(json_size(messages) * tokens_per_character - 1e-9)
+
+    return estimate

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from helpers.truncation import (
     TokenBudgetError,
+    estimated_counter,
     fit_to_token_budget,
     is_tool_result_message,
+    json_size,
     keep_last_turns,
     turn_starts,
 )
@@ -268,3 +270,39 @@ def test_fit_to_token_budget_keeps_every_guarantee_and_keeps_the_most(history, d
             assert first == 0 or count_chars(history[starts[first - 1]:]) > budget  # the longest that fits
     assert history == before
     assert count.calls <= 2 + math.ceil(math.log2(max(len(starts) - 1, 1)))
+
+
+def test_estimated_counter_counts_once_and_is_exact_on_its_sample():
+    calls = []
+
+    def count(messages: list) -> int:
+        calls.append(len(messages))
+        return 300
+
+    sample = [user("What's the weather in Paris?"), assistant("Sunny, 21 degrees, and a light wind from the west.")]
+    estimate = estimated_counter(count, sample)
+    assert calls == [2]
+    assert estimate(sample) == 300
+    assert estimate(sample[:1]) == math.ceil(json_size(sample[:1]) * 300 / json_size(sample))
+    assert estimate(sample * 10) in (2_999, 3_000, 3_001)  # ten times the JSON, ten times the tokens
+    assert calls == [2]  # estimating sent nothing more
+
+
+def test_estimated_counter_reads_sdk_blocks_as_the_dicts_they_are_sent_as():
+    as_dicts = [user("hi"), assistant("hello there")]
+    as_blocks = [user("hi"), {"role": "assistant", "content": [TextBlock(type="text", text="hello there")]}]
+    assert json_size(as_blocks) == json_size(as_dicts)
+
+
+@pytest.mark.parametrize(("sample", "tokens", "message"), [
+    ([], 10, "sample is empty"),
+    ([{"role": "user", "content": "hi"}], 0, r"count\(sample\) returned 0"),
+])
+def test_estimated_counter_refuses_a_calibration_it_cannot_use(sample, tokens, message):
+    with pytest.raises(ValueError, match=message):
+        estimated_counter(lambda messages: tokens, sample)
+
+
+def test_json_size_names_what_it_cannot_send():
+    with pytest.raises(TypeError, match="set is not a message part the API takes"):
+        json_size([{"role": "user", "content": {1}}])
