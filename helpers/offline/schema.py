@@ -171,12 +171,13 @@ def _consume(value: Any, raw: Any, path: list[str | int], endpoint: str, beta: b
             raise _api_error(error.errors(), raw, path, endpoint, beta) from None
         except StopIteration:
             return
-        if isinstance(item, BaseModel):  # only a response model took it: say what the request type objects to
+        if isinstance(item, BaseModel):  # the union chose a response model: a request block type must take it too
             try:
-                _block_adapter(beta).validate_python(raw[i])
+                item = _block_adapter(beta).validate_python(raw[i])
             except ValidationError as error:
                 raise _api_error(error.errors(), raw[i], [*path, i], endpoint, beta) from None
-            raise invalid(f"{_dotted([*path, i])}: Input should be a valid content block")  # inferred
+            if isinstance(item, BaseModel):
+                raise invalid(f"{_dotted([*path, i])}: Input should be a valid content block")  # inferred
         label = [raw[i]["type"]] if keyed and isinstance(raw[i], dict) and isinstance(raw[i].get("type"), str) else []
         _consume(item, raw[i], [*path, i, *label], endpoint, beta)
 
