@@ -79,6 +79,22 @@ def readable_error(error: Exception) -> str:
     return f"{text} Request id {error.request_id}" if error.request_id else text
 
 
+class WithText:
+    """Display ``widget`` as usual, with ``text`` as its plain-text form (what GitHub or nbviewer shows).
+
+    A saved notebook keeps a widget's view only as a reference to state that is not saved with it; static
+    renderers fall back to the ``text/plain`` entry, which for a bare widget is its repr (``VBox(children=(...``).
+    """
+
+    def __init__(self, widget: widgets.DOMWidget, text: str) -> None:
+        self.widget, self.text = widget, text
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        bundle["text/plain"] = self.text
+        return bundle
+
+
 def turn_html(who: str, text: str) -> str:
     """One turn as HTML. The text is escaped: markup in a message or a reply is shown, never run."""
     shown = html.escape(text) if text else "…"
@@ -220,6 +236,5 @@ class ChatApp:
         self.send_button.disabled = self.clear_button.disabled = busy
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
-        bundle["text/plain"] = f"ChatApp with {len(self.transcript)} turns (run the notebook to see the widget)"
-        return bundle
+        text = f"ChatApp with {len(self.transcript)} turns (run the notebook to see the widget)"
+        return WithText(self.widget, text)._repr_mimebundle_(**kwargs)
