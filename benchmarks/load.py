@@ -22,7 +22,7 @@ from benchmarks import servers
 from benchmarks.timing import percentile
 
 LEVELS = (1, 10, 100)
-CONTENDERS = ("offline", "offline-unfrozen", "raw")
+CONTENDERS = ("offline", "offline-unfrozen", "raw", *(("baseline",) if servers.BASELINE else ()))
 
 
 async def _connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes,
@@ -88,7 +88,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 latencies: dict[str, list[float]] = {kind: [] for kind in CONTENDERS}
                 throughput: dict[str, list[float]] = {kind: [] for kind in CONTENDERS}
                 for index in range(rounds):
-                    for kind in CONTENDERS[index % 3:] + CONTENDERS[:index % 3]:
+                    for kind in CONTENDERS[index % len(CONTENDERS):] + CONTENDERS[:index % len(CONTENDERS)]:
                         done, spent = asyncio.run(_drive(urls[kind], level, seconds))
                         latencies[kind] += done
                         throughput[kind].append(len(done) / spent)
@@ -103,6 +103,12 @@ def run(quick: bool = False) -> dict[str, Any]:
                     "p99_offline_over_unfrozen": round(offline["p99_ms"] / unfrozen["p99_ms"], 2),
                     "throughput_offline_over_unfrozen": round(offline["requests_per_s"] / unfrozen["requests_per_s"],
                                                               2)}
+                if "baseline" in figures:
+                    figures["ratios"].update(
+                        p99_offline_over_baseline=round(offline["p99_ms"] / figures["baseline"]["p99_ms"], 2),
+                        p50_offline_over_baseline=round(offline["p50_ms"] / figures["baseline"]["p50_ms"], 2),
+                        throughput_offline_over_baseline=round(
+                            offline["requests_per_s"] / figures["baseline"]["requests_per_s"], 2))
                 results[f"connections_{level}"] = figures
     finally:
         gc.unfreeze()

@@ -3,11 +3,13 @@
 For `messages.create` and for a stream (`messages.create(stream=True)`, every event read), the same SDK client
 calls the offline Claude (latency off), bare uvicorn + Starlette, and a raw asyncio server (`benchmarks.servers`),
 interleaved; each server runs in a thread of the measuring process (as in a notebook) and then in its own process
-(as for a team's test suite). Figures: median ms per request and the ratios offline / floor.
+(as for a team's test suite; with `BENCH_BASELINE=/path/to/an/older/checkout`, that tree's offline Claude
+too, side by side). Figures: median ms per request and the ratios offline / floor.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from anthropic import Anthropic
@@ -37,7 +39,8 @@ def _figures(urls: dict[str, str], rounds: int, per_round: int) -> dict[str, Any
     for index, mode in enumerate(("create", "stream")):
         samples = interleaved({kind: pair[index] for kind, pair in calls.items()}, rounds, per_round)
         out[mode] = {"median_ms": {kind: median_ms(s) for kind, s in samples.items()},
-                     **{f"offline_over_{floor}": ratio(samples["offline"], samples[floor]) for floor in FLOORS}}
+                     **{f"offline_over_{other}": ratio(samples["offline"], samples[other])
+                        for other in (*FLOORS, "baseline") if other in samples}}
     return out
 
 
@@ -49,8 +52,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     with servers.in_thread("offline", answers) as offline, servers.in_thread("raw", answers) as raw, \
             servers.in_thread("starlette", answers) as starlette:
         figures["in_thread"] = _figures({"offline": offline, "raw": raw, "starlette": starlette}, rounds, per_round)
-    with servers.own_process("offline") as (_, offline), servers.own_process("raw") as (_, raw), \
-            servers.own_process("starlette") as (_, starlette):
-        figures["own_process"] = _figures({"offline": offline, "raw": raw, "starlette": starlette}, rounds,
-                                          per_round)
+    with contextlib.ExitStack() as stack:
+        kinds = ("offline", "raw", "starlette", *(("baseline",) if servers.BASELINE else ()))
+        urls = {kind: stack.enter_context(servers.own_process(kind))[1] for kind in kinds}
+        figures["own_process"] = _figures(urls, rounds, per_round)
     return figures

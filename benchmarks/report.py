@@ -24,6 +24,10 @@ ROWS: list[Row] = [
      "<= 1.6x", lambda v: v <= 1.6, "x"),
     ("stream, own process: offline / uvicorn+Starlette",
      ("overhead", "own_process", "stream", "offline_over_starlette"), "-", None, "x"),
+    ("create, own process: offline / baseline tree (BENCH_BASELINE)",
+     ("overhead", "own_process", "create", "offline_over_baseline"), "< 1", lambda v: v < 1, "x"),
+    ("stream, own process: offline / baseline tree (BENCH_BASELINE)",
+     ("overhead", "own_process", "stream", "offline_over_baseline"), "< 1", lambda v: v < 1, "x"),
     ("server time per message of history", ("scaling", "us_per_message"), "-", None, " µs"),
     ("  ... as a share of a 1-message request", ("scaling", "message_share_of_request"), "-", None, ""),
     ("server time per tool defined", ("scaling", "us_per_tool"), "-", None, " µs"),
@@ -39,6 +43,10 @@ ROWS: list[Row] = [
     ("100 connections: p99", ("load", "connections_100", "offline", "p99_ms"), "<= 40 ms", lambda v: v <= 40, " ms"),
     ("100 connections: p99, frozen / unfrozen import-time objects",
      ("load", "connections_100", "ratios", "p99_offline_over_unfrozen"), "-", None, "x"),
+    ("100 connections: p99, offline / baseline tree", ("load", "connections_100", "ratios",
+                                                       "p99_offline_over_baseline"), "< 1", lambda v: v < 1, "x"),
+    ("100 connections: requests/s, offline / baseline tree",
+     ("load", "connections_100", "ratios", "throughput_offline_over_baseline"), "> 1", lambda v: v > 1, "x"),
     ("async speedup, N=10 (ideal 10)", ("latency", "speedup", "offline", "speedup_n10"), "-", None, "x"),
     ("async speedup, N=50 (ideal 50)", ("latency", "speedup", "offline", "speedup_n50"), ">= 39x",
      lambda v: v >= 39, "x"),
@@ -113,7 +121,7 @@ def plots(figures: dict[str, Any], out: Path) -> None:
         for ax, mode in zip(axes, ("create", "stream"), strict=True):
             groups = ("in_thread", "own_process")
             kinds = ("offline", "starlette", "raw")
-            for offset, kind in enumerate(kinds):
+            for offset, kind in enumerate(kinds):  # the baseline tree, when measured, is in the table
                 values = [figures["overhead"][g][mode]["median_ms"][kind] for g in groups]
                 ax.bar([i + offset * 0.27 for i in range(2)], values, width=0.27, label=kind)
             ax.set_xticks([i + 0.27 for i in range(2)], ["server in-thread", "server in own process"])
@@ -138,7 +146,8 @@ def plots(figures: dict[str, Any], out: Path) -> None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         levels = [k for k in figures["load"] if k.startswith("connections_")]
         xs = [int(k.split("_")[1]) for k in levels]
-        for kind, color in (("offline", "C0"), ("offline-unfrozen", "C1"), ("raw", "C2")):
+        kinds = [k for k in ("offline", "offline-unfrozen", "raw", "baseline") if k in figures["load"][levels[0]]]
+        for kind, color in zip(kinds, ("C0", "C1", "C2", "C3"), strict=False):
             axes[0].plot(xs, [figures["load"][k][kind]["requests_per_s"] for k in levels], "o-", color=color,
                          label=kind)
             axes[1].plot(xs, [figures["load"][k][kind]["p99_ms"] for k in levels], "o-", color=color,

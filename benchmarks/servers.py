@@ -33,7 +33,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = "claude-haiku-5-5"
 HEADERS = {"x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01", "content-type": "application/json"}
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
-KINDS = ("offline", "offline-unfrozen", "raw", "starlette")
+KINDS = ("offline", "offline-unfrozen", "raw", "starlette", "baseline")
+# `baseline`: the offline Claude of another source tree (BENCH_BASELINE=/path/to/checkout), in its own process, for
+# a before/after comparison measured side by side in one run.
+BASELINE = os.environ.get("BENCH_BASELINE", "")
+BASELINE_CODE = ("import sys; import benchmarks.servers as s; sys.path.insert(0, sys.argv[1]); "
+                 "s.main(['offline', *sys.argv[2:]])")  # helpers is imported from the baseline tree
 
 
 def request_body(stream: bool, messages: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
@@ -183,7 +188,8 @@ def in_thread(kind: str, answers: dict[bool, tuple[bytes, str]], delay_ms: float
 def own_process(kind: str, delay_ms: float = 0.0) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A server of `kind` in its own process: (process, base URL), ended at the end of the block."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.servers", kind, str(port), str(delay_ms)],
+    command = ["-c", BASELINE_CODE, BASELINE] if kind == "baseline" else ["-m", "benchmarks.servers", kind]
+    process = subprocess.Popen([sys.executable, *command, str(port), str(delay_ms)],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "BENCH_CANNED": str(CANNED_FILE)})
     try:
