@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 NO_BROWSER := $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test test-live-sim outputs bench serve lint clean
+.PHONY: lab test test-latest test-live-sim outputs bench serve lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,27 @@ $(VENV)/.dev-stamp: requirements-dev.txt requirements.txt pyproject.toml | $(BIN
 lab: $(VENV)/.req-stamp
 	$(BIN)/jupyter lab notebooks --ServerApp.ip=127.0.0.1 $(NO_BROWSER) $(ALLOW_ROOT)
 
+# Test files run on JOBS workers, each file whole on one worker (notebooks keep their cells in order): JOBS=1 for
+# a serial run.
+JOBS ?= 2
+PYTEST_PARALLEL = $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile)
+
 test: $(VENV)/.dev-stamp
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
+
+# The suite against the newest `anthropic` release, in a throwaway venv (LATEST_VENV): a report of what an upgrade
+# breaks, not part of `make test`. Exits non-zero when something breaks; the summary is in $(LATEST_VENV)/report.txt.
+LATEST_VENV ?= $(or $(TMPDIR),/tmp)/claude-field-guide-latest
+test-latest:
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install -q -r requirements-dev.txt
+	$(LATEST_VENV)/bin/python -m pip install -q --upgrade anthropic
+	$(LATEST_VENV)/bin/python -m pip list 2>/dev/null | grep -i -E '^(anthropic|httpx2?|httpcore2?|pydantic) ' \
+		| tee $(LATEST_VENV)/report.txt
+	bash -o pipefail -c '$(LATEST_VENV)/bin/pytest $(PYTEST_PARALLEL) -p no:cacheprovider 2>&1 \
+		| tee -a $(LATEST_VENV)/report.txt | tail -n 60'
 
 # Every lesson run top to bottom in live mode against an offline Claude limited to 50 requests per minute (minutes;
 # not part of `make test`): `make test-live-sim`, `make test-live-sim LESSON=05`, `make test-live-sim RPM=30`
@@ -43,8 +61,13 @@ outputs: $(VENV)/.dev-stamp
 serve: $(VENV)/.req-stamp
 	$(BIN)/python -m helpers.offline --port $(PORT)
 
-bench: $(VENV)/.req-stamp
-	@if [ -f benchmarks/__main__.py ]; then $(BIN)/python -m benchmarks; else echo "No benchmarks/__main__.py"; fi
+$(VENV)/.bench-stamp: benchmarks/requirements.txt requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -r benchmarks/requirements.txt
+	touch $@ $(VENV)/.dev-stamp $(VENV)/.req-stamp
+
+# Every figure as a ratio measured side by side in one run: `make bench`, or `make bench ARGS=--quick` for a look.
+bench: $(VENV)/.bench-stamp
+	$(BIN)/python -m benchmarks $(ARGS)
 
 # Removes caches and test artefacts; keeps .venv.
 clean:

@@ -238,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=10_000, help="fuzzed bodies to send (default: 10,000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the body generator (default: 0)")
     parser.add_argument("--timeout", type=float, default=120.0, help="hang guard per request, in s (default: 120)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"folder for hostile.json (default: {RESULTS})")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     with start_server(first_token_ms=0, per_token_ms=0) as server:
@@ -252,14 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     figures["memory"] = memory(args.timeout)
     figures.update(seed=args.seed, seconds=round(time.perf_counter() - started, 1),
                    python=platform.python_version(), machine=platform.machine())
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "hostile.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "hostile.json").write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     print(table(figures))
     for kind, examples in figures["fuzz"]["examples"].items():
         for example in examples:
             print(f"- {kind}: {example['shape']} {example['path']}, {example['mutation']}: {example['detail']}\n"
                   f"  {example['problem'][:200]}")
-    print(f"\n(slow bodies: {', '.join(sorted(SLOW_CRASHERS))}; figures in {RESULTS / 'hostile.json'})")
+    print(f"\n(slow bodies: {', '.join(sorted(SLOW_CRASHERS))}; figures in {args.out / 'hostile.json'})")
     return 0
 
 

@@ -348,11 +348,22 @@ async def _send(request: Request, state: ServerState, record: RequestRecord, bod
     if record.stream:
         fault = state.take_stream_fault()
         record.status = 200
-        return StreamingResponse(_stream(state, record, message, request, fault), headers=headers,
-                                 media_type="text/event-stream")
+        response_class = InstantStreamingResponse if fault is None and not (
+            options.first_token_ms or options.per_token_ms) else StreamingResponse
+        return response_class(_stream(state, record, message, request, fault), headers=headers,
+                              media_type="text/event-stream")
     await asyncio.sleep((options.first_token_ms + options.per_token_ms * message["usage"]["output_tokens"]) / 1000)
     record.finished_at = state.now()
     return _json(record, message, headers)
+
+
+class InstantStreamingResponse(StreamingResponse):
+    """A stream whose events are all due at once (no simulated time, no stream fault): sent without Starlette's
+    task that watches for a disconnect meanwhile (under ASGI spec 2.3, as uvicorn's h11 speaks), which would
+    cost more than the stream itself. Still chunked, as the API's streams are."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.stream_response(send)
 
 
 def scripted_message(scripted: Scripted, body: dict[str, Any], *, input_tokens: int, message_id: str,
@@ -383,7 +394,10 @@ def scripted_message(scripted: Scripted, body: dict[str, Any], *, input_tokens: 
 
 async def _stream(state: ServerState, record: RequestRecord, message: dict[str, Any], request: Request,
                   fault: StreamFault | None) -> AsyncIterator[bytes]:
+    """The SSE body of a streamed reply. Events due at the same moment (no simulated time between them) are sent
+    together in one write; each simulated wait first sends what is due before it."""
     options = state.options
+    due: list[bytes] = []  # frames due now, not yet sent
     try:
         events = stream_events(message)
         upcoming = next(events, None)
@@ -394,20 +408,28 @@ async def _stream(state: ServerState, record: RequestRecord, message: dict[str, 
             if fault and (n == fault.after_events or (upcoming is None and n < fault.after_events)):
                 if fault.cut:  # the connection closes mid-body: no error event, no end of the chunked body
                     record.fault = "cut_stream"
+                    if due:
+                        yield b"".join(due)
                     request.scope[CONNECTION_SCOPE_KEY].cut()
                     return
                 record.fault = "stream_error"
                 error = ApiError(529 if fault.error_type == "overloaded_error" else 500, error_type=fault.error_type)
-                yield sse("error", error.body(record.request_id or ""))
+                due.append(sse("error", error.body(record.request_id or "")))
+                yield b"".join(due)
                 return
             delay = options.first_token_ms if n == 0 else options.per_token_ms * tokens
             if delay:
+                if due:
+                    yield b"".join(due)
+                    due = []
                 await asyncio.sleep(delay / 1000)
-            yield sse(name, data)
+            due.append(sse(name, data))
+        if due:
+            yield b"".join(due)
     except Exception as exc:  # a failure mid-stream ends the stream as the API does, with `event: error`
         log.exception("the offline Claude failed while streaming (%s)", record.request_id)
         record.error = f"{type(exc).__name__}: {exc}"
-        yield sse("error", ApiError(500).body(record.request_id or ""))
+        yield b"".join([*due, sse("error", ApiError(500).body(record.request_id or ""))])
     finally:
         record.finished_at = state.now()
 
