@@ -114,7 +114,9 @@ def test_every_messages_answer_carries_the_four_rate_limit_families(server, clie
     assert output_tokens > 5_000
     found = families(ok)
     now = datetime.now(UTC)
-    assert found["requests"][0] == 4_000 and 0 < found["requests"][1] < 4_000  # nominal: nothing is enforced
+    # nominal: nothing is enforced, and the one request spent refills within ~15 ms (so `remaining` may be full again;
+    # an enforced limit's count is checked in the next test)
+    assert found["requests"][0] == 4_000 and 0 < found["requests"][1] <= 4_000
     assert found["input-tokens"][:2] == (2_000_000, 2_000_000)  # a few input tokens: rounded to the thousand
     assert found["output-tokens"][0] == 400_000
     assert found["output-tokens"][1] == round(400_000 - output_tokens, -3)
