@@ -15,7 +15,7 @@ Sources, read 2026-12-01 (all prices USD per million tokens, "MTok"):
 - Sonnet 5.5's cache read is $0.10 (0.05x) from 2026-10-07, as three sources quoting the pricing page report
   (docs.rs synaps 0.10.2, verified 2026-10-10; kurofune/claudit v1.9.2; TheKrush/PromptFuel v1.0.23); the
   overview page read still showed $0.20.
-- Sonnet 4.6 and 4.5 ($3 / $15): the pricing page as quoted by docs.rs synaps 0.10.2 ("Sonnet (other)").
+- Sonnet 4.6 ($3 / $15): the pricing page as quoted by docs.rs synaps 0.10.2 ("Sonnet (other)").
 - Multipliers (docs: build-with-claude/prompt-caching; addendum section 7): a 5-minute cache write costs 1.25x the
   base input price, a 1-hour write 2x, a cache read 0.1x (0.05x on Opus 5.5 and Sonnet 5.5, 0.025x on Fable 5.1 and
   Mythos 5.1); the Batch API halves every price, and the discounts stack (docs: build-with-claude/batch-processing).
@@ -76,10 +76,11 @@ PRICES: dict[str, Price] = {
     "claude-sonnet-5-5": _price("2", "10", read="0.10"),
     "claude-sonnet-5": _price("2", "10"),
     "claude-sonnet-4-6": _price("3", "15"),
-    "claude-sonnet-4-5": _price("3", "15"),
     "claude-haiku-5-5": _price("0.10", "0.50", long_prompt=(100_000, _price("0.50", "2.50"))),
     "claude-haiku-4-5": _price("1", "5"),
 }
+# Not priced: Sonnet 4.5, retired 2026-11-30 (the SDK's deprecation list); Fable 5.2, Mythos 5.2 and
+# Mythos Preview, for which no price was found.
 DATED_ID = re.compile(r"-\d{8}$")  # claude-haiku-4-5-20251001 is priced as claude-haiku-4-5
 
 
