@@ -239,6 +239,11 @@ class OfflineClaude(BatchSteering):
         with self.state.lock:
             self.state.faults.extend(Fault(0, None, drop=True) for _ in range(times))
 
+    def advance_cache_clock(self, seconds: float) -> None:
+        """Move the prompt cache's clock forward by `seconds` (301 to see a 5-minute entry expire, 3,601 for a
+        1-hour one); nothing else waits. Raises `ValueError` for a negative value."""
+        self.state.advance_clock(seconds)
+
     def reset_faults(self) -> None:
         """Cancel every queued fault and scripted reply."""
         with self.state.lock:
