@@ -188,7 +188,7 @@ HUGE_STRINGS = ("a", " ", "1+", "(", "9", "🙂", "\n", "word ", "Paris ")
 
 
 def pathological_texts() -> st.SearchStrategy[tuple[str, str]]:
-    """(label, text): the slow or crashing texts of the issue list, at sizes up to the listed ones."""
+    """(label, text): the slow or crashing texts listed as hostile input, at sizes up to the listed ones."""
     sizes = st.integers
     return st.one_of(
         sizes(2, 5000).map(lambda n: (f"'1+1+...' with {n} terms", "+".join(["1"] * n))),
@@ -404,7 +404,7 @@ class Expected:
 
 @dataclass(frozen=True)
 class Listed:
-    """A fixed body from the issue list."""
+    """A fixed body from the hostile-input list."""
 
     name: str
     path: str
