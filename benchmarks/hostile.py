@@ -45,8 +45,8 @@ from tests.hostile_bodies import (
     refused_10mb_bodies,
     send,
     send_large,
-    standalone_server,
 )
+from tests.standalone import standalone_offline_claude
 
 RESULTS = Path(__file__).parent / "results"
 MB = 1024 * 1024
@@ -160,7 +160,7 @@ def concurrent_hello(timeout: float, repeats: int = 3) -> dict[str, Any]:
     """Per listed valid crasher: a Hello's time while the crasher is handled, over a Hello's time while another
     Hello is handled (the control: the same procedure around a normal request). Medians."""
     ratios: dict[str, float] = {}
-    with standalone_server() as (_, url), httpx2.Client(base_url=url, timeout=timeout) as client:
+    with standalone_offline_claude() as (_, url), httpx2.Client(base_url=url, timeout=timeout) as client:
         for _ in range(5):
             hello_seconds(client, timeout)
         normal = statistics.median(hello_during(url, client, HELLO, timeout)[0].seconds for _ in range(15))
@@ -173,7 +173,7 @@ def concurrent_hello(timeout: float, repeats: int = 3) -> dict[str, Any]:
 
 def memory(timeout: float) -> dict[str, Any]:
     """RSS of the standalone server: before, after eight refused ~10 MB bodies, after a 100 MB body; and the peak."""
-    with standalone_server() as (process, url), httpx2.Client(base_url=url, timeout=timeout) as client:
+    with standalone_offline_claude() as (process, url), httpx2.Client(base_url=url, timeout=timeout) as client:
         rss = psutil.Process(process.pid).memory_info
         hello_seconds(client, timeout)
         peak = [rss().rss]

@@ -14,7 +14,7 @@ Shared by `tests/test_offline_hostile.py` (the acceptance tests) and `benchmarks
   `server_error` (status >= 500), `bad_shape` (an error body outside the API's shape, or a 200 that is not a valid
   Message / SSE stream / token count), `accepted_invalid` (a body the API refuses was accepted, or refused with
   another error).
-- `standalone_server()`, `hello_during()`, `send_large()`, `refused_10mb_bodies()`: the separate-process server,
+- `hello_during()`, `send_large()`, `refused_10mb_bodies()`: the separate-process server,
   the concurrent Hello and the big bodies for the stall and memory checks.
 
 Sources for the expected answers: the wire reference (`messages-wire-protocol.md` sections 3, 5, 6, 11) and its
@@ -23,14 +23,11 @@ Sources for the expected answers: the wire reference (`messages-wire-protocol.md
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import re
 import select
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -742,40 +739,6 @@ def report(case: Case, outcome: Outcome, verdict: Verdict) -> str:
 
 
 # -- a standalone server, big bodies, memory -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def standalone_server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`python -m helpers.offline` in its own process, latency off: (process, base URL), stopped at the end."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "helpers.offline", "--port", str(port),
-                                "--first-token-ms", "0", "--per-token-ms", "0"], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx2.get(f"{url}/v1/models", headers=HEADERS, timeout=5)
-                break
-            except httpx2.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the standalone offline Claude did not start") from None
-                time.sleep(0.1)
-        yield process, url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def refused_10mb_bodies(size: int = 9_900_000) -> list[bytes]:

@@ -34,8 +34,8 @@ def running() -> Iterator[OfflineClaude]:
 def server(running: OfflineClaude) -> OfflineClaude:
     """The module's server with a fresh batch store on a frozen clock, no faults and an empty log."""
     running.state.batches = BatchStore(BatchClock(START, frozen=True))
-    running.state.faults.clear()
-    running.state.log.clear()
+    running.reset_faults()
+    running.clear_requests()
     return running
 
 

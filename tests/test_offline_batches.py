@@ -41,8 +41,8 @@ def running() -> Iterator[OfflineClaude]:
 def server(running: OfflineClaude) -> OfflineClaude:
     """The module's server with a fresh batch store (clock frozen at START), no faults and an empty log."""
     running.state.batches = BatchStore(BatchClock(START, frozen=True))
-    running.state.faults.clear()
-    running.state.log.clear()
+    running.reset_faults()
+    running.clear_requests()
     return running
 
 

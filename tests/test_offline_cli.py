@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import io
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,11 +14,7 @@ from pathlib import Path
 
 import httpx2
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.standalone import free_port
 
 
 def test_standalone_server_answers_the_readme_request():

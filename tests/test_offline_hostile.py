@@ -39,11 +39,11 @@ from hostile_bodies import (
     report,
     send,
     send_large,
-    standalone_server,
 )
 from hypothesis import HealthCheck, given, settings
 
 from helpers.offline import OfflineClaude, start_server
+from tests.standalone import standalone_offline_claude
 
 MB = 1024 * 1024
 CONCURRENT_HELLO_MAX_RATIO = 5  # the requirement: delayed by no more than one normal request (ratio 2); 5 for noise
@@ -155,7 +155,7 @@ STALLERS = [listed for listed in VALID_CRASHERS if listed.name in SLOW_CRASHERS]
 
 @pytest.mark.parametrize("listed", STALLERS, ids=[listed.name for listed in STALLERS])
 def test_a_slow_body_does_not_stall_a_concurrent_hello(listed: Listed) -> None:
-    with standalone_server() as (_, url), httpx2.Client(base_url=url, timeout=180) as client:
+    with standalone_offline_claude() as (_, url), httpx2.Client(base_url=url, timeout=180) as client:
         for _ in range(3):
             hello_seconds(client)  # warm up
         # The control: a Hello sent the same way while another Hello is handled.
@@ -176,7 +176,7 @@ def test_a_slow_body_does_not_stall_a_concurrent_hello(listed: Listed) -> None:
 
 
 def test_refused_bodies_leave_no_memory_behind() -> None:
-    with standalone_server() as (process, url), httpx2.Client(base_url=url, timeout=300) as client:
+    with standalone_offline_claude() as (process, url), httpx2.Client(base_url=url, timeout=300) as client:
         rss = psutil.Process(process.pid).memory_info
         hello_seconds(client)
         before = rss().rss

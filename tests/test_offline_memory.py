@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx2
@@ -21,37 +17,17 @@ from hypothesis import strategies as st
 
 from helpers.offline import state as state_module
 from helpers.offline.state import BODY_HEAD_BYTES, BODY_KEPT_BYTES, LOG_BODY_BYTES
+from tests.standalone import standalone_offline_claude
 
 MODEL = "claude-haiku-5-5"
 HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01", "content-type": "application/json"}
 MB = 1024 * 1024
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def standalone() -> Iterator[tuple[str, psutil.Process]]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "helpers.offline", "--port", str(port), "--first-token-ms", "0",
-                                "--per-token-ms", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx2.get(f"{url}/v1/models", headers=HEADERS, timeout=5)
-            break
-        except httpx2.ConnectError:
-            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
-    try:
+    with standalone_offline_claude() as (process, url):
         yield url, psutil.Process(process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def hello(client: httpx2.Client, url: str) -> httpx2.Response:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import os
-import socket
 import subprocess
 import symtable
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,8 @@ import nbformat
 import pytest
 from live_sim import LIVE_LOOKING_KEY  # sk-ant-api03- and 86 characters, as live mode expects
 from test_hygiene import PATHS, production_source
+
+from tests.standalone import standalone_offline_claude
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 120
@@ -119,43 +120,16 @@ def is_main_guard(node: ast.stmt) -> bool:
             and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "__main__")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def offline_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One offline Claude for the whole module, in its own process, without simulated latency."""
-    port = free_port()
     log = tmp_path_factory.mktemp("offline") / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "helpers.offline", "--port", str(port), "--first-token-ms", "0",
-             "--per-token-ms", "0"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=sink, stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the offline Claude exited with {process.returncode}: {log.read_text()[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("the offline Claude did not listen within 30 s")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
+    with log.open("wb") as sink, contextlib.ExitStack() as stack:
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _, url = stack.enter_context(standalone_offline_claude(output=sink))
+        except RuntimeError as error:
+            pytest.fail(f"{error}: {log.read_text()[-2000:]}")
+        yield url
 
 
 def live_environment(base_url: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from helpers.offline import start_server
 from helpers.service import create_app
 from helpers.session_store import RedisSessionStore, SessionLockTimeout
+from tests.standalone import free_port
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(ready, what: str, seconds: float = 20.0) -> None:

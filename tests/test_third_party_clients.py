@@ -18,11 +18,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,7 @@ import pytest
 from clients.recording_proxy import Exchange, RecordingProxy
 
 from helpers.settings import default_model
+from tests.standalone import standalone_offline_claude
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "clients"
@@ -128,34 +127,11 @@ def ensure_installed(client: Client) -> None:
     stamp.write_text(client.pin_text())
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def offline_claude() -> Iterator[str]:
     """The standalone server in a subprocess on a free loopback port, without simulated token delays."""
-    port = free_port()
-    log = tempfile.TemporaryFile(mode="w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "helpers.offline", "--port", str(port), "--first-token-ms", "0", "--per-token-ms", "0"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "the offline Claude did not start"
-            time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+    with tempfile.TemporaryFile() as log, standalone_offline_claude(output=log) as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")

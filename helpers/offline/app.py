@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import functools
 import gc
 import logging
@@ -139,19 +138,18 @@ def release_freed_memory() -> None:
     memory to the system (glibc's `malloc_trim`; only the collection elsewhere). Costs tens of ms: called only
     after large bodies."""
     gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    malloc_trim = _malloc_trim()
+    if malloc_trim is not None:
+        malloc_trim(0)
 
 
-def _load_libc() -> Any:
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's `malloc_trim`, looked up on first use among the symbols already loaded (None elsewhere)."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
     except OSError:
         return None
-
-
-_LIBC = _load_libc()
 
 
 def _headers_for_log(request: Request) -> dict[str, str]:

@@ -14,7 +14,6 @@ advance. Lesson: batches at scale. The store and its timing live in `batch_store
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -30,7 +29,7 @@ from .errors import ApiError, invalid
 from .models import MODELS
 from .responder import respond
 from .state import ServerState
-from .validation import check_request
+from .validation import check_request, parse_body
 
 MAX_BATCH_BYTES = 256 * 1024 * 1024  # docs: build-with-claude/batch-processing, "100,000 ... or 256 MB"
 MAX_REQUESTS = 100_000  # docs: api/messages/batches/create, `requests` maxItems
@@ -63,7 +62,7 @@ def routes(state: ServerState, wrap: Callable[[Handler], Callable[[Request], Awa
 
 async def _create(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
-    body = _parse(raw)
+    body = parse_body(raw, limit=MAX_BATCH_BYTES)  # strict JSON, as for a Messages request
     requests = check_batch(body)
     beta = request.query_params.get("beta") == "true" or bool(request.headers.get("anthropic-beta"))
     batch_id = state.next_id("msgbatch_01")
@@ -89,15 +88,6 @@ async def _create(request: Request, state: ServerState, raw: bytes, betas: froze
     batch = Batch(id=batch_id, created_at=store.now(), items=items, results_url=results_url)
     store.add(batch)
     return JSONResponse(batch.view(batch.created_at))
-
-
-def _parse(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid(f"The request body is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise invalid("The request body is not valid JSON: nesting too deep") from None
 
 
 def check_batch(body: Any) -> list[dict[str, Any]]:

@@ -104,11 +104,12 @@ def _all_values(headers: Mapping[str, str], name: str) -> list[str]:
     return [] if value is None else [value]
 
 
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """Rules 7-8: at most 32 MB (else 413), strict JSON (UTF-8, no `NaN`/`Infinity`, no lone surrogate, no number
-    too large for a float, at most 200 levels deep), an object. Anything else is a 400 `invalid_request_error`
-    reading `The request body is not valid JSON: <what and where>`."""
-    if len(raw) > MAX_BODY_BYTES:
+def parse_body(raw: bytes, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """Rules 7-8: at most `limit` bytes (32 MB for a Messages request; else 413), strict JSON (UTF-8, no
+    `NaN`/`Infinity`, no lone surrogate, no number too large for a float, at most 200 levels deep), an object.
+    Anything else is a 400 `invalid_request_error` reading `The request body is not valid JSON: <what and where>`.
+    """
+    if len(raw) > limit:
         raise ApiError(413, "Request exceeds the maximum size", bare=True)
     try:
         body = pydantic_core.from_json(raw, allow_inf_nan=False)
