@@ -18,6 +18,7 @@ Not here: the rules that are not about shape (roles, tool pairing, per-model lim
 
 from __future__ import annotations
 
+import copy
 import re
 import warnings
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from anthropic.types.beta import message_count_tokens_params as beta_count_param
 from anthropic.types.beta import message_create_params as beta_create_params
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, with_config
 from pydantic.warnings import TypedDictExtraConfigWarning
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, SchemaValidator
 
 from .errors import ApiError, invalid
 
@@ -40,6 +41,7 @@ HEADER_ONLY = ("betas", "user_profile_id", "workspace_id")  # SDK params that tr
 DISCRIMINATORS = ("type", "role")
 GENERIC_TAGS = re.compile(r"^(?:str|int|float|bool|none|bytes)$|^[a-z-]+\[")  # pydantic's names for plain branches
 _MISSING = object()
+FAIL_FAST_TYPES = ("list", "tuple", "set", "frozenset", "dict")  # core schema types that take `fail_fast`
 
 
 @with_config(STRICT)
@@ -86,6 +88,24 @@ def _adapter(endpoint: str, beta: bool) -> TypeAdapter[Any]:
     with warnings.catch_warnings():  # a few beta types declare open extra items; they stay open
         warnings.simplefilter("ignore", TypedDictExtraConfigWarning)
         return TypeAdapter(kind)
+
+
+@cache
+def _validator(endpoint: str, beta: bool) -> SchemaValidator:
+    """`_adapter`'s validator with every list, tuple, set and dict stopping at its first wrong item (pydantic's
+    `fail_fast`): only the first error is reported, and collecting one per item of a hostile 10 MB list of
+    3 million wrong items took 21 s."""
+    schema = copy.deepcopy(_adapter(endpoint, beta).core_schema)
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") in FAIL_FAST_TYPES:
+                node["fail_fast"] = True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return SchemaValidator(schema)
 
 
 @cache
@@ -145,7 +165,7 @@ def check_shape(body: dict[str, Any], *, endpoint: str = "create", beta: bool = 
     if "output_format" in body and "structured-outputs-2025-11-13" not in betas:
         raise invalid("output_format: Extra inputs are not permitted")  # inferred (docs: "returns a 400 error")
     try:
-        validated = _adapter(endpoint, beta).validate_python(body)
+        validated = _validator(endpoint, beta).validate_python(body)
     except ValidationError as error:
         raise _api_error(error.errors(), body, [], endpoint, beta) from None
     for name, value in validated.items():
