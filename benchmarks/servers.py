@@ -5,8 +5,10 @@ the offline Claude) or in its own process (`python -m benchmarks.servers KIND PO
 - `raw`: the transport floor, a bare `asyncio.Protocol` that answers every request with canned bytes in one write;
 - `starlette`: bare uvicorn + Starlette, one route that answers with the same canned bytes.
 
-The canned bytes are what the offline Claude itself answers to the benchmark's request (`canned()`), JSON or SSE
-by whether the body asks to stream, so the SDK on the client side does exactly the same work against every server.
+The canned answers are what the offline Claude itself answers to the benchmark's request (`canned()`), JSON or SSE
+by whether the body asks to stream: the same body, the same headers (request-id, the rate-limit families, ...) and
+the same framing (a stream chunked, in one chunk), so the SDK on the client side does exactly the same work against
+every server.
 An optional delay (ms) makes a floor wait as the offline Claude's simulated latency does.
 """
 
@@ -46,8 +48,13 @@ def request_body(stream: bool, messages: list[dict[str, Any]] | None = None, **e
             **({"stream": True} if stream else {})}
 
 
-def canned() -> dict[bool, tuple[bytes, str]]:
-    """{stream: (body, content type)}: the offline Claude's own answers to `request_body(stream)`."""
+Answer = tuple[bytes, list[tuple[str, str]]]  # body, headers (without content-length and transfer-encoding)
+FRAMING = ("content-length", "transfer-encoding")
+ADDED_BY_UVICORN = ("date", "server")
+
+
+def canned() -> dict[bool, Answer]:
+    """{stream: (body, headers)}: the offline Claude's own answers to `request_body(stream)`."""
     from helpers.offline import start_server
 
     answers = {}
@@ -55,13 +62,17 @@ def canned() -> dict[bool, tuple[bytes, str]]:
         for stream in (False, True):
             response = client.post("/v1/messages", json=request_body(stream), headers=HEADERS)
             response.raise_for_status()
-            answers[stream] = (response.content, response.headers["content-type"].split(";")[0])
+            headers = [(k.decode(), v.decode()) for k, v in response.headers.raw if k.decode().lower() not in FRAMING]
+            answers[stream] = (response.content, headers)
     return answers
 
 
-def _head(content_type: str, length: int) -> bytes:
-    return (f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {length}\r\n"
-            "request-id: req_011Cbench\r\n\r\n").encode()
+def raw_answer(stream: bool, body: bytes, headers: list[tuple[str, str]]) -> bytes:
+    """The whole HTTP answer as bytes: a JSON body with its Content-Length, a stream chunked in one chunk."""
+    head = "HTTP/1.1 200 OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    if stream:
+        return f"{head}transfer-encoding: chunked\r\n\r\n{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    return f"{head}content-length: {len(body)}\r\n\r\n".encode() + body
 
 
 class RawProtocol(asyncio.Protocol):
@@ -100,18 +111,24 @@ class RawProtocol(asyncio.Protocol):
             self.transport.write(answer)
 
 
-def starlette_app(answers: dict[bool, tuple[bytes, str]], delay_ms: float) -> Any:
+def starlette_app(answers: dict[bool, Answer], delay_ms: float) -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import Response
+    from starlette.responses import Response, StreamingResponse
     from starlette.routing import Route
 
     async def messages(request: Request) -> Response:
         body = await request.body()
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
-        content, media_type = answers[b'"stream":true' in body.replace(b" ", b"")]
-        return Response(content, media_type=media_type, headers={"request-id": "req_011Cbench"})
+        stream = b'"stream":true' in body.replace(b" ", b"")
+        content, headers = answers[stream]
+        own = {k: v for k, v in headers if k not in ADDED_BY_UVICORN}
+        if stream:
+            async def one_chunk() -> Any:
+                yield content
+            return StreamingResponse(one_chunk(), headers=own)
+        return Response(content, headers=own)
 
     return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
 
@@ -122,7 +139,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(kind: str, port: int, answers: dict[bool, tuple[bytes, str]], delay_ms: float = 0.0,
+def serve(kind: str, port: int, answers: dict[bool, Answer], delay_ms: float = 0.0,
           ready: threading.Event | None = None) -> None:
     """Serve `kind` on 127.0.0.1:`port` in this thread until the process ends."""
     if kind.startswith("offline"):
@@ -139,12 +156,12 @@ def serve(kind: str, port: int, answers: dict[bool, tuple[bytes, str]], delay_ms
         import uvicorn
 
         config = uvicorn.Config(starlette_app(answers, delay_ms), host="127.0.0.1", port=port, log_level="warning",
-                                access_log=False, lifespan="off", http="h11")
+                                access_log=False, lifespan="off", http=os.environ.get("BENCH_HTTP", "h11"))
         if ready is not None:
             threading.Thread(target=_signal_when_listening, args=(port, ready), daemon=True).start()
         uvicorn.Server(config).run()
     elif kind == "raw":
-        raw = {stream: _head(media, len(body)) + body for stream, (body, media) in answers.items()}
+        raw = {stream: raw_answer(stream, body, headers) for stream, (body, headers) in answers.items()}
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
@@ -169,7 +186,7 @@ def _signal_when_listening(port: int, ready: threading.Event) -> None:
 
 
 @contextlib.contextmanager
-def in_thread(kind: str, answers: dict[bool, tuple[bytes, str]], delay_ms: float = 0.0) -> Iterator[str]:
+def in_thread(kind: str, answers: dict[bool, Answer], delay_ms: float = 0.0) -> Iterator[str]:
     """A server of `kind` in a daemon thread of this process: its base URL. (Stopped with the process.)"""
     if kind.startswith("offline"):
         from helpers.offline import start_server
@@ -222,19 +239,20 @@ def main(argv: list[str]) -> None:
 CANNED_FILE = Path(tempfile.gettempdir()) / f"offline-claude-bench-canned-{os.getpid()}.json"
 
 
-def json_loads_canned() -> dict[bool, tuple[bytes, str]]:
+def json_loads_canned() -> dict[bool, Answer]:
     """The canned answers the measuring process saved (`save_canned`; its path in `$BENCH_CANNED`), else made now."""
     saved = Path(os.environ.get("BENCH_CANNED", CANNED_FILE))
     if saved.exists():
         data = json.loads(saved.read_text())
-        return {stream == "true": (body.encode(), media) for stream, (body, media) in data.items()}
+        return {stream == "true": (body.encode(), [tuple(pair) for pair in headers])
+                for stream, (body, headers) in data.items()}
     return canned()
 
 
-def save_canned(answers: dict[bool, tuple[bytes, str]]) -> None:
+def save_canned(answers: dict[bool, Answer]) -> None:
     """Save the canned answers for the floors started in their own processes (removed when this process ends)."""
-    CANNED_FILE.write_text(json.dumps({str(stream).lower(): (body.decode(), media)
-                                       for stream, (body, media) in answers.items()}))
+    CANNED_FILE.write_text(json.dumps({str(stream).lower(): (body.decode(), headers)
+                                       for stream, (body, headers) in answers.items()}))
     atexit.register(CANNED_FILE.unlink, missing_ok=True)
 
 

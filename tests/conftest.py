@@ -20,3 +20,17 @@ def server():
 
     with start_server(first_token_ms=0, per_token_ms=0) as running:
         yield running
+
+
+@pytest.fixture(params=["httptools", "h11"])
+def server_each_parser(request, monkeypatch):
+    """`server`, once with uvicorn's httptools parser (used when installed) and once with its h11 fallback: the
+    fault hooks that close connections live in the protocol, so each must hold on both."""
+    from helpers.offline import server as module
+
+    if request.param == "h11":
+        monkeypatch.setattr(module, "HttpToolsProtocol", None)
+    with module.start_server(first_token_ms=0, per_token_ms=0) as running:
+        assert running._server.config.http.__mro__[1].__name__ == (
+            "H11Protocol" if request.param == "h11" else "HttpToolsProtocol")
+        yield running

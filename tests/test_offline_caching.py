@@ -185,8 +185,8 @@ def test_streaming_reports_cache_usage_on_message_start_and_message_delta(client
                       json={"model": MODEL, "max_tokens": 16, "stream": True, "messages": [
                           {"role": "user", "content": "Hi"}], "system": [
                           {"type": "text", "text": RULES, "cache_control": EPHEMERAL}]})
-    delta = next(line for line in raw.text.splitlines() if line.startswith('data: {"type": "message_delta"'))
-    assert '"cache_read_input_tokens": 1804' in delta
+    delta = next(line for line in raw.text.splitlines() if line.startswith('data: {"type":"message_delta"'))
+    assert '"cache_read_input_tokens":1804' in delta
 
 
 def test_diagnostics_name_the_first_divergence(client):

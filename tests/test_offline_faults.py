@@ -49,7 +49,8 @@ def test_without_retry_after_the_sdk_backs_off_on_its_own(server):
     assert 0.3 <= second.at - first.at  # the SDK's backoff: 0.375-0.5 s for the first retry
 
 
-def test_a_dropped_connection_raises_api_connection_error(server):
+def test_a_dropped_connection_raises_api_connection_error(server_each_parser):
+    server = server_each_parser
     server.drop_next()
     with pytest.raises(anthropic.APIConnectionError):
         client_for(server, max_retries=0).messages.create(model=MODEL, max_tokens=20, messages=HELLO)

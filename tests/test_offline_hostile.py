@@ -19,6 +19,8 @@ Speed figures (server-side times, the 10,000-body run) are `benchmarks/hostile.p
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import statistics
 from collections.abc import Iterator
 
@@ -130,6 +132,18 @@ def test_the_connection_still_serves_after_a_hostile_body(server: OfflineClaude,
     assert hello.status == 200, f"Hello after {listed.name!r} on the same client: {hello.status} {hello.failure}"
     assert first.headers.get("connection", "").lower() != "close", f"{listed.name}: the server closed the connection"
     assert hello.local_port == first.local_port, f"{listed.name}: the Hello needed a new connection"
+
+
+def test_a_request_head_that_never_ends_is_refused_and_the_server_keeps_serving(server: OfflineClaude) -> None:
+    """A header that grows without end (2 MB, no line end) gets a 400 once the head passes 16 KB, and the
+    connection closes; the server's memory does not hold it and other callers are served."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        with contextlib.suppress(OSError):  # the server may close before the last bytes are sent
+            sock.sendall(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\nx-junk: " + b"a" * 2_000_000)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    with httpx2.Client(base_url=server.url, timeout=30) as client:
+        assert send(client, HELLO.path, HELLO.raw).status == 200
 
 
 # -- one request must not stall another ---------------------------------------------------------------------------

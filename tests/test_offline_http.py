@@ -240,7 +240,7 @@ def test_a_large_body_is_answered_from_a_worker_thread_and_a_small_one_inline(se
 
 
 def test_a_failure_outside_the_handler_is_still_the_apis_500_json(server, client, monkeypatch):
-    monkeypatch.setattr(app_module, "_headers_for_log", crash)  # fails before the handler's own guard
+    monkeypatch.setattr(app_module, "header_dict", crash)  # fails before the handler's own guard
     failed = client.post(f"{server.url}/v1/messages", json=HELLO, headers=HEADERS)
     assert failed.status_code == 500 and failed.headers["content-type"] == "application/json"
     assert failed.json() == {"type": "error", "error": {"details": None, "type": "api_error",

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import httpx2
+import pydantic_core
 import pytest
 from anthropic import Anthropic
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +23,7 @@ from helpers.offline import start_server
 from helpers.offline.compose import compose, sse, stream_events
 from helpers.offline.responder import Reply, merge_turns, respond, system_text
 from helpers.offline.tokens import count_json, count_text
+from helpers.offline.wire import encode_json
 
 MODEL = "claude-haiku-4-5"
 WEATHER = {"name": "get_weather", "description": "Get the current weather for a city",
@@ -38,15 +40,21 @@ def body(content: Any, **fields: Any) -> dict[str, Any]:
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
-    """respond + compose + every stream frame, checked to be JSON without NaN and encodable as UTF-8."""
+    """respond + compose, as the server sends it: the JSON body and every stream frame, each checked to be UTF-8
+    JSON without NaN or a lone surrogate. Returns the message as a client reads it."""
     ids = itertools.count()
     message = compose(respond(request, request["messages"]), request, input_tokens=10, message_id="msg_01",
                       new_tool_id=lambda: f"toolu_{next(ids)}")
-    json.dumps(message, ensure_ascii=False, allow_nan=False).encode("utf-8")
     for name, data, _ in stream_events(message):
-        json.dumps(data, allow_nan=False)
-        sse(name, data)
-    return message
+        frame = sse(name, data)
+        assert frame.startswith(f"event: {name}\ndata: ".encode()) and frame.endswith(b"\n\n"), frame[:200]
+        strict_json(frame.split(b"\ndata: ", 1)[1])
+    return strict_json(encode_json(message))
+
+
+def strict_json(wire: bytes) -> Any:
+    """`wire` parsed as RFC 8259 JSON: UTF-8, no NaN/Infinity, no lone surrogate (pydantic_core refuses those)."""
+    return pydantic_core.from_json(wire.decode("utf-8"), allow_inf_nan=False)
 
 
 TOOL_RESULT_HISTORY = [

@@ -137,7 +137,8 @@ def test_a_reply_the_api_cannot_send_is_refused_when_queued(server, kwargs, mess
     assert sdk(server).messages.create(model=MODEL, max_tokens=100, messages=HELLO).content[0].text.startswith("Hello")
 
 
-def test_a_cut_stream_raises_the_transport_error_and_keeps_what_arrived(server):
+def test_a_cut_stream_raises_the_transport_error_and_keeps_what_arrived(server_each_parser):
+    server = server_each_parser
     server.cut_stream_next(after_events=5)
     received = []
     with pytest.raises(httpx2.RemoteProtocolError) as caught:

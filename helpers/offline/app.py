@@ -21,11 +21,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import batches, caching
@@ -36,6 +34,7 @@ from .responder import respond
 from .state import RequestRecord, Scripted, ServerState, StreamFault, Thread
 from .tokens import count_json, count_text
 from .validation import MAX_BODY_BYTES, check_headers, check_request, parse_body
+from .wire import json_response
 
 ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
 THREADS_BETA = "message-threads-2026-08-12"
@@ -49,8 +48,9 @@ CONNECTION_SCOPE_KEY = "offline_claude.connection"  # the h11 protocol serving t
 log = logging.getLogger("helpers.offline")
 
 
-def build_app(state: ServerState) -> Starlette:
-    """The ASGI app for one server state."""
+def build_app(state: ServerState) -> ASGIApp:
+    """The ASGI app for one server state: Starlette's router behind `JsonErrorGuard` (no `Starlette` application
+    around it: its two middlewares would only turn errors into text pages, which the guard never lets through)."""
 
     async def messages(request: Request) -> Response:
         return await _handle(request, state, endpoint="create")
@@ -73,15 +73,16 @@ def build_app(state: ServerState) -> Starlette:
         return run
 
     async def preflight(request: Request) -> Response:
-        record = state.record(RequestRecord(at=state.now(), method="OPTIONS", path=request.url.path,
-                                            headers=_headers_for_log(request), status=204, finished_at=state.now()))
+        record = state.record(RequestRecord(at=state.now(), method="OPTIONS", path=request.scope["path"],
+                                            headers=_for_log(header_dict(request.scope)), status=204,
+                                            finished_at=state.now()))
         record.request_id = state.next_id("req_011C")
         return Response(status_code=204, headers={
             **CORS_HEADERS, "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
             "access-control-allow-headers": request.headers.get("access-control-request-headers", ""),
         })  # assumed: no public capture of the API's preflight answer (addendum section 9)
 
-    return Starlette(middleware=[Middleware(JsonErrorGuard, state=state)], routes=[
+    return JsonErrorGuard(Router(routes=[
         Route("/v1/messages", messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
@@ -89,7 +90,7 @@ def build_app(state: ServerState) -> Starlette:
         *batches.routes(state, batch_endpoint),
         Route("/{path:path}", preflight, methods=["OPTIONS"]),
         Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
-    ])
+    ]), state=state)
 
 
 class JsonErrorGuard:
@@ -121,8 +122,8 @@ class JsonErrorGuard:
             if scope["type"] != "http" or started:
                 return
             request_id = self.state.next_id("req_011C")
-            response = JSONResponse(ApiError(500).body(request_id), status_code=500,
-                                    headers={"request-id": request_id, "x-should-retry": "true"})
+            response = json_response(ApiError(500).body(request_id), status_code=500,
+                                     headers={"request-id": request_id, "x-should-retry": "true"})
             await response(scope, receive, send)
 
 
@@ -152,19 +153,30 @@ def _malloc_trim() -> Any:
         return None
 
 
-def _headers_for_log(request: Request) -> dict[str, str]:
-    return {k: ("***" if k in MASKED_HEADERS else v) for k, v in request.headers.items()}
+def header_dict(scope: Scope) -> dict[str, str]:
+    """The request's headers as one dict, read once: names lower-case, a header sent several times as one
+    comma-separated value (RFC 9110 section 5.3), as `anthropic-beta` may be."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        key, text = name.decode("latin-1"), value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
+
+
+def _for_log(headers: dict[str, str]) -> dict[str, str]:
+    return {k: ("***" if k in MASKED_HEADERS else v) for k, v in headers.items()}
 
 
 async def _handle(request: Request, state: ServerState, *, endpoint: str,
                   handler: batches.Handler | None = None) -> Response:
-    record = state.record(RequestRecord(at=state.now(), method=request.method, path=request.url.path,
-                                        headers=_headers_for_log(request)))
+    sent = header_dict(request.scope)
+    record = state.record(RequestRecord(at=state.now(), method=request.method, path=request.scope["path"],
+                                        headers=_for_log(sent)))
     request_id = record.request_id = state.next_id("req_011C")
     headers = {"request-id": request_id, "anthropic-organization-id": ORGANIZATION_ID}
     try:
         try:
-            return await _answer(request, state, record, headers, endpoint, handler)
+            return await _answer(request, sent, state, record, headers, endpoint, handler)
         except ApiError as error:
             return _error(record, state, error, headers, endpoint)
         except ClientDisconnect:
@@ -172,7 +184,7 @@ async def _handle(request: Request, state: ServerState, *, endpoint: str,
             return _error(record, state, ApiError(400, "The request body was not received in full"), headers,
                           endpoint)
     except Exception as exc:  # a failure of the offline Claude itself: the API's 500, with the request's id
-        log.exception("the offline Claude failed on %s %s (%s)", request.method, request.url.path, request_id)
+        log.exception("the offline Claude failed on %s %s (%s)", request.method, request.scope["path"], request_id)
         record.error = f"{type(exc).__name__}: {exc}"
         return _error(record, state, ApiError(500), headers, endpoint)
 
@@ -191,20 +203,20 @@ def _error(record: RequestRecord, state: ServerState, error: ApiError, headers: 
     record.status = error.status
     record.finished_at = state.now()
     if error.bare:  # the edge's answer: none of the API's headers
-        return JSONResponse(error.body(""), status_code=error.status, headers=error.headers)
+        return json_response(error.body(""), status_code=error.status, headers=error.headers)
     rate = state.rate_headers() if endpoint == "create" else {}
-    return JSONResponse(error.body(record.request_id or ""), status_code=error.status,
-                        headers={**rate, **headers, "x-should-retry": should_retry(error.status), **error.headers})
+    return json_response(error.body(record.request_id or ""), status_code=error.status,
+                         headers={**rate, **headers, "x-should-retry": should_retry(error.status), **error.headers})
 
 
 async def read_body(request: Request, record: RequestRecord, state: ServerState,
-                    limit: int = MAX_BODY_BYTES) -> bytes:
+                    limit: int = MAX_BODY_BYTES, length: str = "") -> bytes:
     """The request body, refused with the edge's bare 413 as soon as it is known to pass `limit` bytes (32 MB for
     a Messages request, 256 MB for a batch).
 
     A `Content-Length` over the limit is refused without reading a byte (uvicorn then discards what follows);
-    a chunked body is read piece by piece and refused once the pieces pass the limit."""
-    length = request.headers.get("content-length", "")
+    a chunked body is read piece by piece and refused once the pieces pass the limit. `length`: the request's
+    Content-Length header, if any."""
     if length.isdigit() and int(length) > limit:
         record.body_size = int(length)
         raise ApiError(413, "Request exceeds the maximum size", bare=True)
@@ -221,17 +233,19 @@ async def read_body(request: Request, record: RequestRecord, state: ServerState,
     return raw
 
 
-async def _answer(request: Request, state: ServerState, record: RequestRecord, headers: dict[str, str],
-                  endpoint: str, handler: batches.Handler | None = None) -> Response:
-    if "origin" in request.headers:  # a browser's request (docs: api/errors; addendum section 9)
-        if request.headers.get(BROWSER_HEADER) != "true":
+async def _answer(request: Request, sent: dict[str, str], state: ServerState, record: RequestRecord,
+                  headers: dict[str, str], endpoint: str, handler: batches.Handler | None = None) -> Response:
+    """`sent`: the request's headers (`header_dict`); `headers`: the answer's, so far."""
+    if "origin" in sent:  # a browser's request (docs: api/errors; addendum section 9)
+        if sent.get(BROWSER_HEADER) != "true":
             raise ApiError(401, CORS_REFUSED)
         headers.update(CORS_HEADERS)
     if endpoint == "unknown":
         raise ApiError(404, "Not Found")
     limit = batches.MAX_BATCH_BYTES if endpoint == "batch" else MAX_BODY_BYTES
-    raw = await read_body(request, record, state, limit) if request.method == "POST" else b""
-    betas = check_headers(request.headers, extra_betas=frozenset(state.options.extra_betas))
+    raw = await read_body(request, record, state, limit, sent.get("content-length", "")) \
+        if request.method == "POST" else b""
+    betas = check_headers(sent, extra_betas=frozenset(state.options.extra_betas))
     fault = state.take_fault()
     if fault:
         record.fault = fault.name
@@ -252,9 +266,8 @@ async def _answer(request: Request, state: ServerState, record: RequestRecord, h
         return _json(record, _models(request, endpoint, state.options.context_window), headers)
     body = parse_body(raw)  # C code that holds the GIL: nothing is gained by moving it to a thread
     plan = functools.partial(_plan, state, record, body, headers, endpoint=endpoint, betas=betas,
-                             beta_header=request.headers.get("anthropic-beta", ""),
-                             beta=request.query_params.get("beta") == "true" or bool(
-                                 request.headers.get("anthropic-beta")))
+                             beta_header=sent.get("anthropic-beta", ""),
+                             beta=bool(sent.get("anthropic-beta")) or asks_beta(request))
     # Validating and composing are CPU work: for a large body they run in a worker thread, so the event loop keeps
     # serving other callers between the thread's bytecodes (C code such as a regex still holds the GIL).
     result = await anyio.to_thread.run_sync(_caught, [plan]) if len(raw) > OFF_LOOP_BYTES else plan()
@@ -266,9 +279,14 @@ async def _answer(request: Request, state: ServerState, record: RequestRecord, h
     return await _send(request, state, record, body, result, headers)
 
 
+def asks_beta(request: Request) -> bool:
+    """Whether the URL says `?beta=true` (as the SDK's `client.beta` calls do)."""
+    return bool(request.scope["query_string"]) and request.query_params.get("beta") == "true"
+
+
 def _json(record: RequestRecord, content: Any, headers: dict[str, str]) -> Response:
     record.status = 200
-    return JSONResponse(content, headers=headers)
+    return json_response(content, headers=headers)
 
 
 def _caught(box: list[Callable[[], dict[str, Any]]]) -> dict[str, Any] | ApiError:
@@ -350,7 +368,9 @@ async def _send(request: Request, state: ServerState, record: RequestRecord, bod
             options.first_token_ms or options.per_token_ms) else StreamingResponse
         return response_class(_stream(state, record, message, request, fault), headers=headers,
                               media_type="text/event-stream")
-    await asyncio.sleep((options.first_token_ms + options.per_token_ms * message["usage"]["output_tokens"]) / 1000)
+    delay = options.first_token_ms + options.per_token_ms * message["usage"]["output_tokens"]
+    if delay:
+        await asyncio.sleep(delay / 1000)
     record.finished_at = state.now()
     return _json(record, message, headers)
 

@@ -12,7 +12,6 @@ and see requests expire, or 29 days ahead and see the batch archived. A frozen c
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from functools import cached_property
 from typing import Any
 
 from .errors import ApiError
+from .wire import encode_json
 
 EXPIRY = timedelta(hours=24)  # docs: build-with-claude/batch-processing, "Batches expire ... within 24 hours"
 RETENTION = timedelta(days=29)  # same page: "Batch results are available for 29 days after creation"
@@ -149,9 +149,8 @@ class Batch:
     def results_jsonl(self) -> bytes:
         """The results file: one JSON object per line, exactly one `\\n` after each, no blank line anywhere."""
         if self.jsonl is None:
-            lines = (json.dumps({"custom_id": item.custom_id, "result": self.outcome(item)}, ensure_ascii=False,
-                                separators=(",", ":")) + "\n" for item in self.items)
-            self.jsonl = "".join(lines).encode()
+            self.jsonl = b"".join(encode_json({"custom_id": item.custom_id, "result": self.outcome(item)}) + b"\n"
+                                  for item in self.items)
         return self.jsonl
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .batch_store import Batch, BatchItem, BatchStore, Steering, processing_time
@@ -30,6 +30,7 @@ from .models import MODELS
 from .responder import respond
 from .state import ServerState
 from .validation import check_request, parse_body
+from .wire import json_response
 
 MAX_BATCH_BYTES = 256 * 1024 * 1024  # docs: build-with-claude/batch-processing, "100,000 ... or 256 MB"
 MAX_REQUESTS = 100_000  # docs: api/messages/batches/create, `requests` maxItems
@@ -87,7 +88,7 @@ async def _create(request: Request, state: ServerState, raw: bytes, betas: froze
     items = await run_in_threadpool(process)
     batch = Batch(id=batch_id, created_at=store.now(), items=items, results_url=results_url)
     store.add(batch)
-    return JSONResponse(batch.view(batch.created_at))
+    return json_response(batch.view(batch.created_at))
 
 
 def check_batch(body: Any) -> list[dict[str, Any]]:
@@ -204,19 +205,19 @@ def _steered_error(steering: Steering) -> dict[str, Any]:
 
 async def _retrieve(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
-    return JSONResponse(store.get(request.path_params["batch_id"]).view(store.now()))
+    return json_response(store.get(request.path_params["batch_id"]).view(store.now()))
 
 
 async def _cancel(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
-    return JSONResponse(store.cancel(request.path_params["batch_id"]).view(store.now()))
+    return json_response(store.cancel(request.path_params["batch_id"]).view(store.now()))
 
 
 async def _delete(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
     store: BatchStore = state.batches
     batch_id = request.path_params["batch_id"]
     store.delete(batch_id)
-    return JSONResponse({"id": batch_id, "type": "message_batch_deleted"})
+    return json_response({"id": batch_id, "type": "message_batch_deleted"})
 
 
 async def _list(request: Request, state: ServerState, raw: bytes, betas: frozenset[str]) -> Response:
@@ -229,7 +230,7 @@ async def _list(request: Request, state: ServerState, raw: bytes, betas: frozens
     page, has_more = store.page(limit, after_id, before_id)
     now = store.now()
     data = [batch.view(now) for batch in page]
-    return JSONResponse({"data": data, "has_more": has_more, "first_id": data[0]["id"] if data else None,
+    return json_response({"data": data, "has_more": has_more, "first_id": data[0]["id"] if data else None,
                          "last_id": data[-1]["id"] if data else None})
 
 

@@ -6,15 +6,14 @@ the finished message into the exact event order of a real stream: `message_start
 `ping`, `content_block_delta`s of a few tokens each, `content_block_stop`, ..., `message_delta` with the
 cumulative usage, `message_stop`. Each delta carries how many tokens it holds, so the server can pace them.
 
-Whatever the request held, the message is wire-safe: a lone surrogate (`"\\ud800"`, which JSON allows and UTF-8
-cannot encode) becomes U+FFFD and a non-finite number becomes `null`, so the JSON body and every SSE frame encode.
+Whatever the request held, what goes on the wire encodes: `encode_json()` (the JSON body, every SSE frame, every
+batch result line) turns a lone surrogate (`"\\ud800"`, which JSON allows and UTF-8 cannot encode) into U+FFFD and a
+non-finite number into `null`, on the rare answer that needs it.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,9 +21,9 @@ from . import thinking
 from .caching import CacheResult
 from .responder import Reply
 from .tokens import count_block, count_json, count_text, split_tokens
+from .wire import encode_json, wire_safe
 
 TOKENS_PER_DELTA = 3
-SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 Event = tuple[str, dict[str, Any], int]  # name, data, tokens it carries
 
 
@@ -117,20 +116,7 @@ def compose(reply: Reply, body: dict[str, Any], *, input_tokens: int, message_id
     }
     if cache is not None and cache.send_diagnostics:
         message["diagnostics"] = cache.diagnostics
-    return wire_safe(message)
-
-
-def wire_safe(value: Any) -> Any:
-    """`value` with lone surrogates in its strings replaced by U+FFFD and non-finite floats by None."""
-    if isinstance(value, str):
-        return SURROGATE_RE.sub("\ufffd", value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {wire_safe(k): wire_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [wire_safe(v) for v in value]
-    return value
+    return message
 
 
 def usage(input_tokens: int, output_tokens: int, thinking_tokens: int = 0, *,
@@ -167,7 +153,7 @@ def stream_events(message: dict[str, Any]) -> Iterator[Event]:
             pieces, delta_type, key = split_tokens(block["text"]), "text_delta", "text"
         elif kind == "tool_use":  # the input arrives as JSON text, after an empty first piece as real streams send
             empty = {**block, "input": {}}
-            pieces = ["", *split_tokens(json.dumps(block["input"], ensure_ascii=False))]
+            pieces = ["", *split_tokens(json.dumps(wire_safe(block["input"]), ensure_ascii=False))]
             delta_type, key = "input_json_delta", "partial_json"
         elif kind == "thinking":  # thinking_delta pieces, then one signature_delta just before the stop
             empty = {"type": "thinking", "thinking": "", "signature": ""}
@@ -197,4 +183,4 @@ def stream_events(message: dict[str, Any]) -> Iterator[Event]:
 
 def sse(name: str, data: dict[str, Any]) -> bytes:
     """One SSE frame; the `event:` line is required (the SDK drops unnamed events)."""
-    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    return b"event: " + name.encode() + b"\ndata: " + encode_json(data) + b"\n\n"

@@ -48,6 +48,9 @@ _SAMPLING = ("temperature", "top_p", "top_k")
 TOOL_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")  # used with fullmatch: `$` would also match before a final newline
 TOOL_NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# A number literal that may overflow a float: an exponent of three digits or more, or 309 digits in a row (the
+# largest float is about 1.8e308). Only a body that has one is walked for an infinite value.
+INFINITY_CANDIDATE = re.compile(rb"\d[eE]\+?\d{3}|\d{309}")
 BLOCK_TYPES = {
     "system": {"text", "tool_addition", "tool_removal"},
     "user": {"text", "image", "document", "search_result", "tool_result", "container_upload"},
@@ -115,7 +118,7 @@ def parse_body(raw: bytes, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
         body = pydantic_core.from_json(raw, allow_inf_nan=False)
     except ValueError as exc:
         raise invalid(f"The request body is not valid JSON: {_json_detail(raw, str(exc))}") from None
-    if _has_infinity(body):  # a literal too large for a float, such as 1e400, reads as infinity
+    if INFINITY_CANDIDATE.search(raw) and _has_infinity(body):  # a literal too large for a float (1e400) reads as inf
         raise invalid("The request body is not valid JSON: a number is too large")  # inferred
     if not isinstance(body, dict):
         raise invalid("Input should be a valid dictionary or object to extract fields from")  # inferred
