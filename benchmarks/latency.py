@@ -2,8 +2,11 @@
 
 - Async speedup: with 200 ms of simulated time per reply, N requests one after the other (sync client; median of
   a few, times N) over N at once (`AsyncAnthropic`, `asyncio.gather`), for N = 10, 50, 200; against an in-thread
-  offline Claude (as in a lesson) and against the raw floor that waits the same 200 ms (the limit over loopback
-  with this client), interleaved. The ideal is N.
+  offline Claude (as in a lesson) and against the raw floor that waits the same 200 ms, interleaved. The ideal is
+  N; what keeps it from N is the client's own work per request. The offline Claude counts its simulated time from
+  each request's arrival, so its own work overlaps the wait. Each N has its own client, warmed with one batch of N, as a
+  program that sends N at once has N connections: the SDK's connection pool checks every idle connection for
+  each request, so a pool left with 200 connections would slow a batch of 50 by a fifth.
 - Time to first token: a stream's time to `message_start` and to its last event, over the configured
   `first_token_ms` and `first_token_ms + per_token_ms * output_tokens`, for two configurations.
 """
@@ -27,8 +30,8 @@ TTFT_CONFIGS = ((150.0, 6.0), (500.0, 2.0))
 def _speedups(urls: dict[str, str], rounds: int, sequential_n: int) -> dict[str, Any]:
     loop = asyncio.new_event_loop()
     sync = {kind: Anthropic(api_key="sk-ant-bench", base_url=url, max_retries=0) for kind, url in urls.items()}
-    clients = {kind: AsyncAnthropic(api_key="sk-ant-bench", base_url=url, max_retries=0)
-               for kind, url in urls.items()}
+    clients = {(kind, n): AsyncAnthropic(api_key="sk-ant-bench", base_url=url, max_retries=0)
+               for kind, url in urls.items() for n in SIZES}
     body = servers.request_body(False)
 
     async def together(client: AsyncAnthropic, n: int) -> float:
@@ -39,8 +42,8 @@ def _speedups(urls: dict[str, str], rounds: int, sequential_n: int) -> dict[str,
     single: dict[str, list[float]] = {kind: [] for kind in urls}
     concurrent: dict[str, dict[int, list[float]]] = {kind: {n: [] for n in SIZES} for kind in urls}
     try:
-        for client in clients.values():  # warm up: open the connections the largest batch needs
-            loop.run_until_complete(together(client, max(SIZES)))
+        for (_, n), client in clients.items():  # warm up: open the connections a batch of n needs
+            loop.run_until_complete(together(client, n))
         kinds = list(urls)
         for index in range(rounds):
             for kind in kinds[index % 2:] + kinds[:index % 2]:
@@ -49,7 +52,7 @@ def _speedups(urls: dict[str, str], rounds: int, sequential_n: int) -> dict[str,
                     sync[kind].messages.create(**body)
                     single[kind].append(time.perf_counter() - start)
                 for n in SIZES:
-                    concurrent[kind][n].append(loop.run_until_complete(together(clients[kind], n)))
+                    concurrent[kind][n].append(loop.run_until_complete(together(clients[kind, n], n)))
     finally:
         for client in clients.values():
             loop.run_until_complete(client.close())
@@ -60,7 +63,7 @@ def _speedups(urls: dict[str, str], rounds: int, sequential_n: int) -> dict[str,
         out[kind] = {"single_request_ms": round(one * 1000, 1),
                      **{f"speedup_n{n}": round(n * one / statistics.median(concurrent[kind][n]), 1) for n in SIZES}}
     for n in SIZES:
-        out[f"offline_over_limit_n{n}"] = round(out["offline"][f"speedup_n{n}"] / out["raw"][f"speedup_n{n}"], 2)
+        out[f"offline_over_raw_n{n}"] = round(out["offline"][f"speedup_n{n}"] / out["raw"][f"speedup_n{n}"], 2)
     return out
 
 

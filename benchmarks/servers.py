@@ -2,7 +2,8 @@
 the offline Claude) or in its own process (`python -m benchmarks.servers KIND PORT`, as a team's test suite does):
 
 - `offline`: the offline Claude (`helpers.offline`); `offline-unfrozen` is the same without `gc.freeze()` at start;
-- `raw`: the transport floor, a bare `asyncio.Protocol` that answers every request with canned bytes in one write;
+- `raw`: the transport floor, a bare `asyncio.Protocol` that answers every request with canned bytes in one write,
+  on the same event loop as the offline Claude (uvloop's where installed);
 - `starlette`: bare uvicorn + Starlette, one route that answers with the same canned bytes.
 
 The canned answers are what the offline Claude itself answers to the benchmark's request (`canned()`), JSON or SSE
@@ -156,7 +157,7 @@ def serve(kind: str, port: int, answers: dict[bool, Answer], delay_ms: float = 0
         import uvicorn
 
         config = uvicorn.Config(starlette_app(answers, delay_ms), host="127.0.0.1", port=port, log_level="warning",
-                                access_log=False, lifespan="off", http=os.environ.get("BENCH_HTTP", "h11"))
+                                access_log=False, lifespan="off")
         if ready is not None:
             threading.Thread(target=_signal_when_listening, args=(port, ready), daemon=True).start()
         uvicorn.Server(config).run()
@@ -171,9 +172,22 @@ def serve(kind: str, port: int, answers: dict[bool, Answer], delay_ms: float = 0
             async with server:
                 await server.serve_forever()
 
-        asyncio.run(main())
+        loop = new_loop()  # the event loop the offline Claude serves on, so that the floor is one
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.close()
     else:
         raise ValueError(f"unknown server kind {kind!r}; one of {KINDS}")
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop of the kind uvicorn picks (`loop="auto"`): uvloop's where installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _signal_when_listening(port: int, ready: threading.Event) -> None:

@@ -368,11 +368,18 @@ async def _send(request: Request, state: ServerState, record: RequestRecord, bod
             options.first_token_ms or options.per_token_ms) else StreamingResponse
         return response_class(_stream(state, record, message, request, fault), headers=headers,
                               media_type="text/event-stream")
-    delay = options.first_token_ms + options.per_token_ms * message["usage"]["output_tokens"]
-    if delay:
-        await asyncio.sleep(delay / 1000)
+    await _wait_until(state, record.at + (options.first_token_ms + options.per_token_ms
+                                          * message["usage"]["output_tokens"]) / 1000)
     record.finished_at = state.now()
     return _json(record, message, headers)
+
+
+async def _wait_until(state: ServerState, due: float) -> None:
+    """Sleep until `due` (seconds on `state.now()`'s clock): simulated time counts from the request's arrival, so
+    the offline Claude's own work (validation, the reply) is part of it rather than added to it."""
+    wait = due - state.now()
+    if wait > 0:
+        await asyncio.sleep(wait)
 
 
 class InstantStreamingResponse(StreamingResponse):
@@ -436,11 +443,14 @@ async def _stream(state: ServerState, record: RequestRecord, message: dict[str, 
                 yield b"".join(due)
                 return
             delay = options.first_token_ms if n == 0 else options.per_token_ms * tokens
-            if delay:
+            if delay:  # the first token is due `first_token_ms` after the request arrived; each next one after it
                 if due:
                     yield b"".join(due)
                     due = []
-                await asyncio.sleep(delay / 1000)
+                if n == 0:
+                    await _wait_until(state, record.at + delay / 1000)
+                else:
+                    await asyncio.sleep(delay / 1000)
             due.append(sse(name, data))
         if due:
             yield b"".join(due)

@@ -31,6 +31,10 @@ from .errors import error_type_for
 from .state import Fault, Options, RequestRecord, Scripted, ServerState, StreamFault
 
 API_REQUEST_STARTS = (b"GET /v1/", b"POST /v1/", b"DELETE /v1/")
+# An idle connection is closed after this long: longer than the SDK's own 5 s (httpx2's `keepalive_expiry`), so the
+# client always gives up an idle connection first and never reuses one the server is closing (uvicorn's default,
+# 5 s, races it). 75 s is nginx's default; the API's own is not published.
+KEEP_ALIVE_S = 75
 MAX_HEAD_BYTES = 16 * 1024  # a request line and headers past this get a 400, as with h11's own limit
 STOP_REASONS = get_args(StopReason)
 BLOCK_MODELS = {get_args(model.model_fields["type"].annotation)[0]: model
@@ -147,7 +151,8 @@ class OfflineClaude(BatchSteering):
         self.state = ServerState(Options(**options))
         self.host = host
         config = uvicorn.Config(build_app(self.state), host=host, port=port, log_level="warning",
-                                access_log=False, lifespan="off", http=_protocol_for(self.state))
+                                access_log=False, lifespan="off", http=_protocol_for(self.state),
+                                timeout_keep_alive=KEEP_ALIVE_S)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 

@@ -36,7 +36,7 @@ THREADS_KEPT = 1_000
 class Options:
     """What can be tuned on a running server (see `OfflineClaude.configure`)."""
 
-    first_token_ms: float = 150.0  # time before the first token (and before a JSON reply's first byte)
+    first_token_ms: float = 150.0  # from the request's arrival to the first token (and to a JSON reply's first byte)
     per_token_ms: float = 6.0  # time per output token, streamed or not; 0 turns the simulated time off
     requests_per_minute: int | None = None  # enforce a rate limit (429 + retry-after); None for none
     context_window: int | None = None  # override every model's context window
