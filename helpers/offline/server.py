@@ -152,7 +152,7 @@ class OfflineClaude(BatchSteering):
         self.host = host
         config = uvicorn.Config(build_app(self.state), host=host, port=port, log_level="warning",
                                 access_log=False, lifespan="off", http=_protocol_for(self.state),
-                                timeout_keep_alive=KEEP_ALIVE_S)
+                                timeout_keep_alive=KEEP_ALIVE_S, proxy_headers=False)  # no proxy in front
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
