@@ -16,6 +16,7 @@ numbers are used as inputs only when finite and below `MAX_NUMBER`.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -71,21 +72,33 @@ def _words(text: str) -> set[str]:
     return {_stem(w) for w in found}
 
 
-def _tool_words(tool: dict[str, Any]) -> tuple[set[str], set[str]]:
-    name = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(tool["name"])[:200]).replace("_", " ").replace("-", " ")
-    name_words = {_stem(w) for w in re.findall(r"[a-z]+", name.lower()) if w not in STOP_WORDS and len(w) > 1}
+@functools.lru_cache(maxsize=4096)
+def _name_words(name: str) -> frozenset[str]:
+    """The stems of a tool's name (`get_weather`, `getWeather`: get, weath), remembered: a conversation sends the
+    same tools with every turn. (Names are cut to 200 characters, so the cache stays small.)"""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", name).replace("_", " ").replace("-", " ")
+    return frozenset(_stem(w) for w in re.findall(r"[a-z]+", spaced.lower()) if w not in STOP_WORDS and len(w) > 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _description_words(description: str) -> frozenset[str]:
+    """`_words` of a tool's description (cut to `DESCRIPTION_CHARS`), remembered like `_name_words`."""
+    return frozenset(_words(description))
+
+
+def _description(tool: dict[str, Any]) -> str:
     description = tool.get("description")
-    return name_words, _words(description[:DESCRIPTION_CHARS] if isinstance(description, str) else "")
+    return description[:DESCRIPTION_CHARS] if isinstance(description, str) else ""
 
 
 def _matching_tools(question: str, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     asked = _words(question)
     if re.search(r"\d\s*[-+*/x^]\s*\d", question):
         asked |= {_stem(w) for w in SYNONYMS[2]}
-    by_name = [t for t in tools if _tool_words(t)[0] & asked]
+    by_name = [t for t in tools if _name_words(str(t["name"])[:200]) & asked]
     if by_name:
         return by_name
-    scored = [(len(_tool_words(t)[1] & asked), i) for i, t in enumerate(tools)]
+    scored = [(len(_description_words(_description(t)) & asked), i) for i, t in enumerate(tools)]
     best = max(scored, default=(0, 0))
     return [tools[best[1]]] if best[0] > 0 else []
 
