@@ -220,14 +220,18 @@ async def read_body(request: Request, record: RequestRecord, state: ServerState,
     if length.isdigit() and int(length) > limit:
         record.body_size = int(length)
         raise ApiError(413, "Request exceeds the maximum size", bare=True)
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    chunks, size, more = [], 0, True
+    while more:  # Starlette's `request.stream()`, without an async generator per request
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk, more = message.get("body", b""), message.get("more_body", False)
         size += len(chunk)
         if size > limit:
             record.body_size = size
             raise ApiError(413, "Request exceeds the maximum size", bare=True)
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if raw:  # logged even when a fault answers, so a retry can be compared with its first attempt
         state.keep_body(record, raw)
     return raw
