@@ -571,6 +571,29 @@ def test_rule_13_unknown_block_field(post):
     assert_invalid(post(request(messages)), "messages.0.content.0.text.foo: Extra inputs are not permitted")
 
 
+def test_rule_13_a_union_of_a_list_and_an_object_takes_the_object(post):
+    """`web_search_tool_result.content` is a list of results or an error object (the SDK's
+    `WebSearchToolResultBlockParamContentParam`): a search that failed is sent back as the object."""
+    def search_turn(content: Any) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": "Search for x"},
+                {"role": "assistant", "content": [
+                    {"type": "server_tool_use", "id": "srvtoolu_01abc", "name": "web_search", "input": {"query": "x"}},
+                    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_01abc", "content": content},
+                    {"type": "text", "text": "The search failed."}]},
+                {"role": "user", "content": "Never mind."}]
+
+    search = [{"type": "web_search_20250305", "name": "web_search"}]
+    assert_ok(post(request(search_turn({"type": "web_search_tool_result_error", "error_code": "max_uses_exceeded"}),
+                           tools=search)))
+    assert_ok(post(request(search_turn([{"type": "web_search_result", "url": "https://example.com", "title": "X",
+                                         "encrypted_content": "abc"}]), tools=search)))
+    assert_invalid(post(request(search_turn({"type": "web_search_tool_result_error", "error_code": "nope"}),
+                                tools=search)),
+                   "messages.1.content.1.web_search_tool_result.content.error_code: Input should be "
+                   "'invalid_tool_input', 'unavailable', 'max_uses_exceeded', 'too_many_requests', 'query_too_long' "
+                   "or 'request_too_large'")
+
+
 def test_rule_03_bearer_prefix_is_required(post):
     resp = post(request(), headers={"x-api-key": None, "authorization": "sk-ant-test"})
     assert_error(resp, 401, "authentication_error", "Invalid bearer token")

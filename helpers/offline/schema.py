@@ -5,8 +5,10 @@ One source for every field's type: `anthropic.types.message_create_params.Messag
 `count_tokens` params, each validated in strict mode with extra keys forbidden all the way down, as the API does
 (`<path>: Extra inputs are not permitted`). pydantic's errors are turned into the API's messages:
 
-- the SDK types `messages`, `content`, `tools`, `system` and `tool_result` content as lazy `Iterable`s, so they
-  are consumed here, item by item, with the outer path put back in front of each item's errors;
+- the SDK types `messages`, `content`, `tools`, `system` and `tool_result` content as lazy `Iterable`s, which
+  pydantic would validate only when consumed and which take any iterable, an object included; the validators
+  here are built from the same core schemas with every `Iterable` read as a list (`_eager`), so a union such as
+  `web_search_tool_result.content` (a list of results, or an error object) takes the branch the API takes;
 - a union reports one error per branch; the branch the API takes is the one whose `type` (or a message's `role`)
   matches, and only its error is reported. Where the union is keyed by `type`, the path names the tag the way
   the API does (`messages.1.content.0.tool_use.id`, `tools.2.custom.name`, `thinking.enabled.budget_tokens`);
@@ -21,7 +23,6 @@ from __future__ import annotations
 import copy
 import re
 import warnings
-from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -90,16 +91,17 @@ def _adapter(endpoint: str, beta: bool) -> TypeAdapter[Any]:
         return TypeAdapter(kind)
 
 
-@cache
-def _validator(endpoint: str, beta: bool) -> SchemaValidator:
-    """`_adapter`'s validator with every list, tuple, set and dict stopping at its first wrong item (pydantic's
-    `fail_fast`): only the first error is reported, and collecting one per item of a hostile 10 MB list of
-    3 million wrong items took 21 s."""
-    schema = copy.deepcopy(_adapter(endpoint, beta).core_schema)
+def _eager(adapter: TypeAdapter[Any]) -> SchemaValidator:
+    """`adapter`'s validator with every lazy `Iterable` (a core `generator` schema) read as a list, and every list,
+    tuple, set and dict stopping at its first wrong item (pydantic's `fail_fast`): only the first error is
+    reported, and collecting one per item of a hostile 10 MB list of 3 million wrong items took 21 s."""
+    schema = copy.deepcopy(adapter.core_schema)
     stack: list[Any] = [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
+            if node.get("type") == "generator":  # same keys as a list schema: items_schema, min/max_length
+                node["type"] = "list"
             if node.get("type") in FAIL_FAST_TYPES:
                 node["fail_fast"] = True
             stack.extend(node.values())
@@ -109,9 +111,19 @@ def _validator(endpoint: str, beta: bool) -> SchemaValidator:
 
 
 @cache
+def _validator(endpoint: str, beta: bool) -> SchemaValidator:
+    return _eager(_adapter(endpoint, beta))
+
+
+@cache
 def _block_adapter(beta: bool) -> TypeAdapter[Any]:
     """Request content blocks only (no response models), for a block that only a response model accepted."""
     return TypeAdapter(BetaContentBlockParam if beta else ContentBlockParam, config=STRICT)
+
+
+@cache
+def _block_validator(beta: bool) -> SchemaValidator:
+    return _eager(_block_adapter(beta))
 
 
 @cache
@@ -173,27 +185,20 @@ def check_shape(body: dict[str, Any], *, endpoint: str = "create", beta: bool = 
 
 
 def _consume(value: Any, raw: Any, path: list[str | int], endpoint: str, beta: bool) -> None:
-    """Run every lazy validator inside `value` (validated from `raw`), raising the API's error for the first fault."""
+    """Check again every block in `value` (validated from `raw`) that only a response model took, raising the
+    API's error for the first one no request block type takes."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(item, (dict, Iterator)):
+            if isinstance(item, (dict, list)):
                 _consume(item, raw[key], [*path, key], endpoint, beta)
         return
-    if not isinstance(value, Iterator):
+    if not isinstance(value, list):
         return
-    if not isinstance(raw, list):  # a strict `Iterable` still takes a string or an object: the API wants a list
-        raise invalid(f"{_dotted(path)}: Input should be a valid list")
     keyed = path[-1] in ("content", "tools")  # lists of blocks or tools, unions keyed by `type`
-    for i in range(len(raw)):
-        try:
-            item = next(value)
-        except ValidationError as error:
-            raise _api_error(error.errors(), raw, path, endpoint, beta) from None
-        except StopIteration:
-            return
+    for i, item in enumerate(value):
         if isinstance(item, BaseModel):  # the union chose a response model: a request block type must take it too
             try:
-                item = _block_adapter(beta).validate_python(raw[i])
+                item = _block_validator(beta).validate_python(raw[i])
             except ValidationError as error:
                 raise _api_error(error.errors(), raw[i], [*path, i], endpoint, beta) from None
             if isinstance(item, BaseModel):
