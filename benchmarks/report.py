@@ -8,12 +8,12 @@ from typing import Any
 # (label, path into bench.json, target text, check of the value or None, unit)
 Row = tuple[str, tuple[str, ...], str, Any, str]
 ROWS: list[Row] = [
-    ("create, in-thread: offline / raw asyncio floor", ("overhead", "in_thread", "create", "offline_over_raw"),
+    ("create, in-thread: offline / raw floor (canned JSON)", ("overhead", "in_thread", "create", "offline_over_raw"),
      "<= 1.4x", lambda v: v <= 1.4, "x"),
     ("create, in-thread: offline / uvicorn+Starlette", ("overhead", "in_thread", "create", "offline_over_starlette"),
      "-", None, "x"),
-    ("create, own process: offline / raw asyncio floor", ("overhead", "own_process", "create", "offline_over_raw"),
-     "<= 1.4x", lambda v: v <= 1.4, "x"),
+    ("create, own process: offline / raw floor (canned JSON)",
+     ("overhead", "own_process", "create", "offline_over_raw"), "<= 1.4x", lambda v: v <= 1.4, "x"),
     ("create, own process: offline / uvicorn+Starlette",
      ("overhead", "own_process", "create", "offline_over_starlette"), "-", None, "x"),
     ("stream, in-thread: offline / canned SSE floor", ("overhead", "in_thread", "stream", "offline_over_raw"),
