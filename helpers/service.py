@@ -22,9 +22,10 @@ The upstream client runs with ``upstream_max_retries`` (0): a 429/529 becomes an
 Hardening: an ``Idempotency-Key`` header makes a retried request replay the first answer instead of storing
 the exchange twice (without one, an exchange whose caller has gone is not stored); ``issued_session_ids=True``
 accepts only ids from ``POST /sessions``; ``max_sessions`` bounds the store; text that cannot be encoded as
-UTF-8 (a lone surrogate) is a 422 from pydantic; a body over ``MAX_BODY_BYTES`` (by ``Content-Length``) is a
-413; 422s never echo the input; ``/docs`` is off unless ``docs=True``; ``allowed_hosts`` installs Starlette's
-``TrustedHostMiddleware``. ``app_from_env`` turns all of them on.
+UTF-8 (a lone surrogate) is a 422 from pydantic; a body over ``MAX_BODY_BYTES`` is a 413 (by its
+``Content-Length`` before it is read, a chunked one as soon as it passes the limit); 422s never echo the input;
+``/docs`` is off unless ``docs=True``; ``allowed_hosts`` installs Starlette's ``TrustedHostMiddleware``.
+``app_from_env`` turns all of them on.
 
 What it is not: authentication for your own endpoint (add it), or a tool loop.
 Run it: ``CLAUDE_MODEL=... uvicorn --factory helpers.service:app_from_env``.
@@ -147,23 +148,50 @@ class _UpstreamSlots:
 
 
 class _BodySizeLimit:
-    """Answer 413 to a body whose ``Content-Length`` is over ``max_bytes``, before it is read.
+    """Answer 413 to a body over ``max_bytes``: before it is read when its ``Content-Length`` says so, else (a
+    chunked upload) as soon as the bytes received pass it, without reading the rest.
 
     Pure ASGI, not ``@app.middleware("http")``: that one hides the disconnect from ``request.is_disconnected()``.
+    (In production a reverse proxy usually enforces this first: nginx's ``client_max_body_size``.)
     """
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > self.max_bytes:
-                response = JSONResponse({"detail": f"The request body is over {self.max_bytes} bytes; send a "
-                                                   "shorter message."}, status_code=413)
-                await response(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received, started, refused = 0, False, False
+
+        async def counted_receive() -> dict[str, Any]:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                received += len(message.get("body", b""))
+                if received > self.max_bytes and not started:  # answer now; the app sees the caller leave
+                    refused = True
+                    await self._refuse(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if refused:  # whatever the app answers to the disconnect: the 413 has been sent
                 return
-        await self.app(scope, receive, send)
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted_receive, tracked_send)
+
+    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        response = JSONResponse({"detail": f"The request body is over {self.max_bytes} bytes; send a shorter "
+                                           "message."}, status_code=413, headers={"connection": "close"})
+        await response(scope, receive, send)
 
 
 def upstream_error(exc: BaseException) -> tuple[int, str, dict[str, str]]:

@@ -209,6 +209,25 @@ async def test_input_that_cannot_be_encoded_is_a_422_that_does_not_echo_it():
     assert bad_id.status_code == 422 and "passwd" not in bad_id.text
 
 
+async def test_a_chunked_body_is_refused_once_it_passes_the_limit_without_being_read_whole():
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: sent chunked, 64 KiB at a time, 8 MiB in all
+        nonlocal sent
+        yield b'{"session_id": "s", "message": "'
+        for _ in range(128):
+            sent += 65536
+            yield b"z" * 65536
+        yield b'"}'
+
+    async with service(ScriptedAPI()) as http:
+        huge = await http.post("/chat", content=chunks(), headers={"content-type": "application/json"})
+        after = await chat(http, "Hello")
+    assert huge.status_code == 413 and str(MAX_BODY_BYTES) in huge.json()["detail"]
+    assert sent < 2 * MAX_BODY_BYTES, f"{sent} bytes were read before the 413"
+    assert after.status_code == 200
+
+
 async def test_docs_are_off_unless_asked_for():
     async with service(ScriptedAPI()) as closed, service(ScriptedAPI(), docs=True) as open_:
         assert [(await closed.get(path)).status_code for path in ("/docs", "/openapi.json")] == [404, 404]
