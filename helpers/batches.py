@@ -49,16 +49,17 @@ def split(requests: Sequence[Request], *, max_requests: int = MAX_REQUESTS,
         if custom_id in seen:
             raise ValueError(f"custom_id {custom_id!r} is used twice; give every request its own custom_id")
         seen.add(custom_id)
-        # ASCII-escaped JSON: never shorter than the UTF-8 body the SDK sends; +1 for the comma between requests
-        length = len(json.dumps(request, separators=(",", ":")).encode()) + 1
+        # ASCII-escaped JSON: never shorter than the UTF-8 body the SDK sends
+        length = len(json.dumps(request, separators=(",", ":")).encode())
         if envelope + length > max_bytes:
             raise ValueError(f"request {custom_id!r} alone is {length:,} bytes, over the {max_bytes:,}-byte batch "
                              "limit; shorten it or send it with messages.create")
-        if not chunks or len(chunks[-1]) >= max_requests or size + length > max_bytes:
+        if chunks and len(chunks[-1]) < max_requests and size + 1 + length <= max_bytes:
+            size += 1 + length  # a comma, then the request
+        else:
             chunks.append([])
-            size = envelope
+            size = envelope + length
         chunks[-1].append(request)
-        size += length
     return chunks
 
 

@@ -13,6 +13,9 @@ except to repair what would fail every request:
   is used, and the line says so;
 - with a proxy configured, loopback joins `NO_PROXY` (offline always), and the line names the proxy.
 
+Offline, the replies take simulated time, as live ones do (see `helpers.offline.Options`);
+`CLAUDE_OFFLINE_LATENCY=off` turns it off, for a test suite that runs notebooks (see `offline_options`).
+
 It is not a client factory: lessons build their own `Anthropic()`.
 """
 
@@ -32,7 +35,9 @@ OFFLINE_KEY = "sk-ant-offline-placeholder"  # accepted by the offline Claude; ca
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds helpers/ and .env
 # Variables that mean nothing when set to an empty string: treated as unset.
-BLANK_MEANS_UNSET = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_MODEL", "CLAUDE_OFFLINE")
+BLANK_MEANS_UNSET = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_MODEL", "CLAUDE_OFFLINE",
+                     "CLAUDE_OFFLINE_LATENCY")
+NO_LATENCY = {"first_token_ms": 0.0, "per_token_ms": 0.0}  # no simulated generation time
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
 
 
@@ -128,14 +133,30 @@ def _add_loopback_to_no_proxy() -> None:
             os.environ[name] = ",".join(hosts + missing)
 
 
+def offline_options() -> dict[str, float]:
+    """The options `setup()` starts the offline Claude with: its defaults (first token after 150 ms, then 6 ms a
+    token), or no simulated generation time when `CLAUDE_OFFLINE_LATENCY` is `off` (or `0`).
+
+    A test suite that runs notebooks sets `CLAUDE_OFFLINE_LATENCY=off` for those that are not about latency:
+    their replies are the same, only sooner. Any value but `on`, `1`, `off` or `0` is a ValueError.
+    """
+    value = os.environ.get("CLAUDE_OFFLINE_LATENCY", "on").strip().lower()
+    if value in ("on", "1"):
+        return {}
+    if value in ("off", "0"):
+        return dict(NO_LATENCY)
+    raise ValueError(f"CLAUDE_OFFLINE_LATENCY={value!r}: use `off` (no simulated generation time) or `on`")
+
+
 def _start_offline() -> Settings:
     from helpers.offline import start_server  # imported here so that `import helpers` starts nothing
 
+    options = offline_options()  # a bad value is refused before anything changes
     model = _choose_model()
     for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
         _replaced_env[name] = os.environ.get(name)
     _add_loopback_to_no_proxy()
-    server = start_server()
+    server = start_server(**options)
     os.environ["ANTHROPIC_BASE_URL"] = server.url
     os.environ["ANTHROPIC_API_KEY"] = OFFLINE_KEY
     return Settings(mode="offline", model=model, base_url=server.url, server=server)

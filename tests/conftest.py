@@ -1,16 +1,10 @@
-"""Shared pytest configuration.
+"""Shared fixtures of the tests (the environment every test and notebook runs in is set by the root conftest.py).
 
-The whole suite runs offline: CLAUDE_OFFLINE=1 is set at import, before any test or notebook
-kernel starts (nbval kernels inherit this environment), so even a key in `.env` is never used.
 `server` is a fresh offline Claude for each test, with simulated latency off; a module that wants one
 server for all its tests (and resets its faults and log itself) defines its own.
 """
 
-import os
-
 import pytest
-
-os.environ["CLAUDE_OFFLINE"] = "1"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ REAL_START_SERVER = getattr(helpers.offline, "start_server", None)
 REAL_LOOKING_KEY = "sk-ant-" + "api03-" + "Zq7" * 30 + "-WXYZ"
 ENV_NAMES = [
     "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "CLAUDE_MODEL", "CLAUDE_OFFLINE",
-    "NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+    "CLAUDE_OFFLINE_LATENCY", "NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
     "ALL_PROXY", "all_proxy",
 ]
 
@@ -56,8 +56,8 @@ def started(monkeypatch):
     """The servers setup() starts: the real offline Claude once it exists, else a stand-in."""
     servers = []
 
-    def start_server():
-        server = REAL_START_SERVER() if REAL_START_SERVER else StandInServer()
+    def start_server(**options):
+        server = REAL_START_SERVER(**options) if REAL_START_SERVER else StandInServer()
         servers.append(server)
         return server
 
@@ -187,6 +187,24 @@ def test_switching_to_live_stops_the_server_and_restores_the_key(started):
     assert not is_listening(offline.base_url)
     back = setup(offline=True)
     assert back.mode == "offline" and len(started) == 2 and is_listening(back.base_url)
+
+
+@pytest.mark.parametrize(("value", "first_token_ms", "per_token_ms"), [
+    (None, 150.0, 6.0), ("on", 150.0, 6.0), ("", 150.0, 6.0), ("off", 0.0, 0.0), (" OFF ", 0.0, 0.0), ("0", 0.0, 0.0)])
+def test_claude_offline_latency_off_starts_the_offline_claude_without_simulated_time(value, first_token_ms,
+                                                                                      per_token_ms):
+    if value is not None:
+        os.environ["CLAUDE_OFFLINE_LATENCY"] = value
+    options = setup().server.options
+    assert (options.first_token_ms, options.per_token_ms) == (first_token_ms, per_token_ms)
+
+
+def test_an_unknown_claude_offline_latency_is_refused_before_anything_starts(started):
+    os.environ["CLAUDE_OFFLINE_LATENCY"] = "fast"
+    before = dict(os.environ)
+    with pytest.raises(ValueError, match=r"CLAUDE_OFFLINE_LATENCY='fast': use `off`"):
+        setup()
+    assert started == [] and dict(os.environ) == before
 
 
 def test_live_without_a_key_warns():
