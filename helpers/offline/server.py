@@ -94,8 +94,8 @@ def _protocol_for(state: ServerState) -> type[asyncio.Protocol]:
 
 
 class CoalescingTransport:
-    """A transport whose writes made in one step of the event loop leave together, in one send: an answer's head
-    and body (which uvicorn writes apart) reach the client in one TCP segment, as the API's edge sends them,
+    """A transport that holds a write until the next one or the end of the event loop's step: an answer's head and
+    body (which uvicorn writes apart) reach the client in one send, one TCP segment, as the API's edge sends them,
     instead of waking it twice. Everything else is the wrapped transport's."""
 
     def __init__(self, transport: asyncio.BaseTransport) -> None:
@@ -103,9 +103,11 @@ class CoalescingTransport:
         self._pending: list[bytes] = []
 
     def write(self, data: bytes) -> None:
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self.flush)
         self._pending.append(data)
+        if len(self._pending) == 1:  # the first write of this step (a head): held until the step ends...
+            asyncio.get_running_loop().call_soon(self.flush)
+        else:  # ...or until the next write (its body), which sends both at once
+            self.flush()
 
     def flush(self) -> None:
         if self._pending:
