@@ -4,9 +4,11 @@
   a few, times N) over N at once (`AsyncAnthropic`, `asyncio.gather`), for N = 10, 50, 200; against an in-thread
   offline Claude (as in a lesson) and against the raw floor that waits the same 200 ms, interleaved. The ideal is
   N; what keeps it from N is the client's own work per request. The offline Claude counts its simulated time from
-  each request's arrival, so its own work overlaps the wait. Each N has its own client, warmed with one batch of N, as a
-  program that sends N at once has N connections: the SDK's connection pool checks every idle connection for
-  each request, so a pool left with 200 connections would slow a batch of 50 by a fifth.
+  each request's arrival, so its own work overlaps the wait. Each N has its own client, as a program that sends N
+  at once has N connections (the SDK's pool checks every idle connection for each request, so a pool left with
+  200 would slow a batch of 50 by a fifth), and each timed batch follows an untimed one on the same client, as in
+  a program that sends batches back to back (the pool drops connections idle for 5 s and keeps at most 100, so a
+  batch after a pause would also measure opening connections).
 - Time to first token: a stream's time to `message_start` and to its last event, over the configured
   `first_token_ms` and `first_token_ms + per_token_ms * output_tokens`, for two configurations.
 """
@@ -51,7 +53,8 @@ def _speedups(urls: dict[str, str], rounds: int, sequential_n: int) -> dict[str,
                     start = time.perf_counter()
                     sync[kind].messages.create(**body)
                     single[kind].append(time.perf_counter() - start)
-                for n in SIZES:
+                for n in SIZES:  # one batch to open the connections again (idle ones expire after 5 s), one timed
+                    loop.run_until_complete(together(clients[kind, n], n))
                     concurrent[kind][n].append(loop.run_until_complete(together(clients[kind, n], n)))
     finally:
         for client in clients.values():
