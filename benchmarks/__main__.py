@@ -7,7 +7,7 @@ Every figure is a ratio of things measured side by side in this one run (interle
 earlier run's `bench.json` as a column of the table (each still measured in its own single run). `--report`
 remakes the table and plots from `bench.json` without running anything. `--quick` shortens every benchmark
 (fewer rounds, 300 fuzzed bodies, 2k/10k requests for memory) for a look in about two minutes; the full run takes
-about seven.
+about four.
 """
 
 from __future__ import annotations
