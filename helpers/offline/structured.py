@@ -25,9 +25,6 @@ import re
 import uuid
 from typing import Any
 
-import jsonschema
-import referencing.exceptions
-
 try:  # Python 3.11+: the regex parser lives in re._parser (sre_parse warns there); 3.10 has only sre_parse
     from re import _constants as sre_constants
     from re import _parser as sre_parse
@@ -380,6 +377,9 @@ def _finite(value: Any, depth: int) -> Any:
 
 def _valid(schema: dict[str, Any], value: Any) -> bool:
     """Whether `value` validates against `schema` (False for a schema that is not valid JSON Schema itself)."""
+    import jsonschema  # imported on first use: with its format checkers it costs about 0.8 s
+    import referencing.exceptions
+
     try:
         validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.
                                                     FORMAT_CHECKER)

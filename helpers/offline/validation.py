@@ -21,8 +21,6 @@ from typing import Any, get_args
 
 import pydantic_core
 from anthropic.types import AnthropicBetaParam
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from . import caching, structured, thinking
 from .errors import ApiError, invalid
@@ -388,6 +386,9 @@ def _is_json_schema(schema: Any) -> bool:
 
 @functools.lru_cache(maxsize=512)
 def _schema_text_is_valid(text: str) -> bool:
+    from jsonschema import Draft202012Validator  # imported on first use: `import jsonschema` costs about 0.8 s
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(json.loads(text))
     except (SchemaError, RecursionError):
