@@ -20,8 +20,11 @@ Speed figures (server-side times, the 10,000-body run) are `benchmarks/hostile.p
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import statistics
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx2
@@ -29,6 +32,7 @@ import psutil
 import pytest
 from hostile_bodies import (
     HELLO,
+    MODEL,
     NOT_JSON_MUTATIONS,
     REFUSED,
     SLOW_CRASHERS,
@@ -184,6 +188,34 @@ def test_a_slow_body_does_not_stall_a_concurrent_hello(listed: Listed) -> None:
         f"while {listed.name!r} was handled, a Hello took {delayed / normal:.0f} times as long as while another "
         f"Hello was (median {delayed * 1000:.1f} ms against {normal * 1000:.2f} ms; allowed "
         f"{CONCURRENT_HELLO_MAX_RATIO}x); samples in ms: {[round(s * 1000, 1) for s in samples]}")
+
+
+def test_the_first_request_that_needs_json_schema_does_not_stall_the_others() -> None:
+    """`jsonschema` is imported on first use (about 0.8 s): in a fresh server, the first request with tools
+    pays it in a worker thread while Hellos on another connection keep being answered."""
+    tools = [{"name": "get_weather", "description": "Current weather for a city.",
+              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    body = json.dumps({"model": MODEL, "max_tokens": 50, "tools": tools,
+                       "messages": [{"role": "user", "content": "Weather in Paris?"}]}).encode()
+    with standalone_offline_claude() as (_, url), httpx2.Client(base_url=url, timeout=60) as client:
+        hello_seconds(client)
+        worst, done = [0.0], threading.Event()
+
+        def hellos() -> None:
+            with httpx2.Client(base_url=url, timeout=60) as other:
+                while not done.is_set():
+                    worst[0] = max(worst[0], hello_seconds(other))
+
+        thread = threading.Thread(target=hellos)
+        thread.start()
+        time.sleep(0.2)
+        started = time.perf_counter()
+        outcome = send(client, HELLO.path, body, timeout=60)
+        first = time.perf_counter() - started
+        done.set()
+        thread.join()
+    assert outcome.status == 200, outcome.content[:300]
+    assert worst[0] < first / 2, f"a Hello waited {worst[0]:.3f} s while the first tools request took {first:.3f} s"
 
 
 # -- refused bodies cost no memory --------------------------------------------------------------------------------

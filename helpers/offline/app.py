@@ -17,6 +17,7 @@ import ctypes
 import functools
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -272,15 +273,22 @@ async def _answer(request: Request, sent: dict[str, str], state: ServerState, re
     plan = functools.partial(_plan, state, record, body, headers, endpoint=endpoint, betas=betas,
                              beta_header=sent.get("anthropic-beta", ""),
                              beta=bool(sent.get("anthropic-beta")) or asks_beta(request))
-    # Validating and composing are CPU work: for a large body they run in a worker thread, so the event loop keeps
-    # serving other callers between the thread's bytecodes (C code such as a regex still holds the GIL).
-    result = await anyio.to_thread.run_sync(_caught, [plan]) if len(raw) > OFF_LOOP_BYTES else plan()
+    # Validating and composing are CPU work: for a large body, or for the first body that needs JSON Schema (whose
+    # package is imported then, about 0.8 s), they run in a worker thread, so the event loop keeps serving other
+    # callers between the thread's bytecodes (C code such as a regex still holds the GIL).
+    slow = len(raw) > OFF_LOOP_BYTES or ("jsonschema" not in sys.modules and uses_json_schema(body))
+    result = await anyio.to_thread.run_sync(_caught, [plan]) if slow else plan()
     if isinstance(result, ApiError):  # raise a copy: the worker still holds `result` until its next job
         raise ApiError(result.status, result.message, error_type=result.error_type, details=result.details,
                        headers=result.headers, bare=result.bare)
     if endpoint == "count_tokens":
         return _json(record, result, headers)
     return await _send(request, state, record, body, result, headers)
+
+
+def uses_json_schema(body: dict[str, Any]) -> bool:
+    """Whether answering `body` may check a JSON Schema (a tool's `input_schema`, an output format)."""
+    return bool(body.get("tools")) or "output_config" in body or "output_format" in body
 
 
 def asks_beta(request: Request) -> bool:
