@@ -13,12 +13,20 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# Install a requirements file with uv, a pip-compatible installer about three times faster here (pinned, put into
+# the venv by pip; `--compile-bytecode` as pip does, or every process would compile what it imports where
+# PYTHONDONTWRITEBYTECODE is set), or with pip itself if uv cannot (uv reads no pip.conf: a machine that reaches
+# packages only through an index set there installs with pip).
+UV_VERSION := 0.13.8
+install = ($(BIN)/python -m pip install -q uv==$(UV_VERSION) && $(BIN)/uv pip install --compile-bytecode --python $(BIN)/python -r $(1)) \
+	|| $(BIN)/python -m pip install -r $(1)
+
 $(VENV)/.req-stamp: requirements.txt pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -r requirements.txt
+	$(call install,requirements.txt)
 	touch $@
 
 $(VENV)/.dev-stamp: requirements-dev.txt requirements.txt pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -r requirements-dev.txt
+	$(call install,requirements-dev.txt)
 	touch $@ $(VENV)/.req-stamp
 
 lab: $(VENV)/.req-stamp
