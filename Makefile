@@ -35,7 +35,7 @@ lab: $(VENV)/.req-stamp
 # Test files run on JOBS workers, each file whole on one worker (notebooks keep their cells in order), the longest
 # files first (conftest.py's LONGEST_FIRST, an order --no-loadscope-reorder keeps): JOBS=1 for a serial run.
 # The suite waits about half the time (subprocesses, sleeps, the simulated latency of the lessons about it), so
-# on 2 cores 4 workers finish sooner than 2 (about 110 s against 150 s).
+# on 2 cores 4 workers finish sooner than 2 (about 95 s for the whole run here).
 JOBS ?= 4
 PYTEST_PARALLEL = $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile --no-loadscope-reorder)
 
