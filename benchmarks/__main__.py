@@ -1,6 +1,7 @@
 """`make bench` (`python -m benchmarks [--quick] [--only NAME ...] [--before FILE] [--out DIR] [--report]`): run
 every benchmark, write its figures to `<out>/bench.json`, a markdown table to `<out>/bench.md` and plots to
-`<out>/*.png` (default out: `benchmarks/results/`).
+`<out>/*.png` (default out: `benchmarks/results/`, whose files are committed: the README's table; a `--quick` run
+writes to `benchmarks/results/quick/`, which is not).
 
 Every figure is a ratio of things measured side by side in this one run (interleaved rounds, medians), or a size
 (RSS); absolute times are printed only next to the ratios they make. `--before FILE` adds the figures of an
@@ -24,7 +25,8 @@ from typing import Any
 
 from benchmarks import latency, load, memory, overhead, report, scaling
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).parent / "results"  # the committed figures of the last full run (the README's table)
+QUICK = RESULTS / "quick"  # a quick run's, not committed
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,9 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and requests: a look, not the figures")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these benchmarks")
     parser.add_argument("--before", type=Path, help="an earlier run's bench.json, shown as a column")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"folder for the results (default: {RESULTS})")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"folder for the results (default: {RESULTS}, committed; with --quick: {QUICK})")
     parser.add_argument("--report", action="store_true", help="run nothing: remake the table and plots of bench.json")
     args = parser.parse_args(argv)
+    args.out = args.out or (QUICK if args.quick else RESULTS)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "bench.json"
     figures: dict[str, Any] = json.loads(path.read_text()) if (args.only or args.report) and path.exists() else {}
@@ -68,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "bench.md").write_text(table + "\n")
     report.plots(figures, args.out)
     print(table)
+    if args.quick:
+        print("\n(a quick run: fewer rounds and requests, so noisier figures than a full run's; NO here may be noise)")
     print(f"\nfigures: {path}; table: {args.out / 'bench.md'}; plots: {args.out}/*.png")
     return 0
 

@@ -35,6 +35,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from helpers.offline import OfflineClaude, start_server
 from tests.hostile_bodies import (
+    HEADERS,
     HELLO,
     REFUSED,
     SLOW_CRASHERS,
@@ -98,6 +99,15 @@ def fuzz(server: OfflineClaude, n: int, seed_value: int, timeout: float) -> dict
             print(f"  fuzz: {counts['bodies']:,} bodies, {time.perf_counter() - started:.0f} s, "
                   f"{dict((k, counts[k]) for k in KINDS)}", file=sys.stderr, flush=True)
 
+    # One request with tools and an output format to each endpoint, stable and beta: the server imports jsonschema
+    # on first use (about 0.8 s) and builds each endpoint's validator on first use (about 50 ms), one-time costs
+    # that would otherwise be counted as the worst time of whichever fuzzed body came first.
+    warm_up = {"model": "claude-haiku-5-5", "max_tokens": 50, "messages": [{"role": "user", "content": "Hi"}],
+               "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+               "output_config": {"format": {"type": "json_schema", "schema": {"type": "object"}}}}
+    for path in ("/v1/messages", "/v1/messages?beta=true", "/v1/messages/count_tokens",
+                 "/v1/messages/count_tokens?beta=true"):
+        client.post(path, json=warm_up, headers=HEADERS, timeout=timeout)
     try:
         run()
     finally:
@@ -216,9 +226,9 @@ def table(figures: dict[str, Any]) -> str:
          ls["refused_wrong"] == 0),
         (f"listed valid crashers not answered 200 (of {len(VALID_CRASHERS)})", "0", ls["valid_not_answered_200"],
          ls["valid_not_answered_200"] == 0),
+        ("worst server-side time of a fuzzed pathological text", "~50 ms", f"{patho:,.1f} ms", patho <= 50),
         ("worst server-side time of a listed valid crasher (crashed ones have none)", "~50 ms",
          f"{rt['worst_overall_ms']:,.1f} ms", rt["worst_overall_ms"] <= 50),
-        ("worst server-side time of a fuzzed pathological text", "~50 ms", f"{patho:,.1f} ms", patho <= 50),
         ("  ... over a normal Hello's", "-", f"{rt['worst_ratio_to_normal']:,}x ({rt['normal_hello_ms']} ms)", None),
         ("concurrent Hello's time over the control Hello's (worst)", "<= 2x", f"{ch['worst_delay_ratio']:,}x",
          ch["worst_delay_ratio"] <= 2),

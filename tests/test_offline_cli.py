@@ -58,7 +58,8 @@ def test_every_option_has_a_flag(monkeypatch):
     from helpers.offline import Options
 
     received = {}
-    monkeypatch.setattr(cli, "serve_forever", lambda host, port, **options: received.update(options, port=port))
+    monkeypatch.setattr(cli, "serve_forever",
+                        lambda host, port, on_started, **options: received.update(options, port=port))
     cli.main(["--port", "9999", "--first-token-ms", "0", "--per-token-ms", "1.5", "--requests-per-minute", "50",
               "--context-window", "4096", "--require-tools-for-tool-blocks", "--beta", "my-feature-2099-01-01",
               "--beta", "other-feature-2099-02-02", "--batch-processing-s", "0.5"])
@@ -67,6 +68,17 @@ def test_every_option_has_a_flag(monkeypatch):
                         "extra_betas": ("my-feature-2099-01-01", "other-feature-2099-02-02"),
                         "batch_processing_s": 0.5}
     assert set(received) - {"port"} == {f.name for f in dataclasses.fields(Options)}
+
+
+def test_a_port_in_use_is_reported_without_announcing_a_server():
+    from helpers.offline import start_server
+
+    with start_server() as running:
+        taken = subprocess.run([sys.executable, "-m", "helpers.offline", "--port", str(running.port)],
+                               capture_output=True, text=True, timeout=60)
+    assert taken.returncode != 0
+    assert "address already in use" in taken.stderr
+    assert "Offline Claude on" not in taken.stdout
 
 
 def test_extra_betas_are_accepted_and_others_still_refused():

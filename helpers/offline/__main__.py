@@ -28,9 +28,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds a one-request Message Batch takes to end; more per 1,000 requests "
                              f"(default: {defaults.batch_processing_s})")
     args = parser.parse_args(argv)
-    print(f"Offline Claude on http://{args.host}:{args.port}  (set ANTHROPIC_BASE_URL to this; Ctrl+C stops it)",
-          flush=True)
-    serve_forever(args.host, args.port, first_token_ms=args.first_token_ms, per_token_ms=args.per_token_ms,
+    def announce() -> None:
+        print(f"Offline Claude on http://{args.host}:{args.port}  (set ANTHROPIC_BASE_URL to this; Ctrl+C stops it)",
+              flush=True)
+
+    serve_forever(args.host, args.port, on_started=announce,
+                  first_token_ms=args.first_token_ms, per_token_ms=args.per_token_ms,
                   requests_per_minute=args.requests_per_minute, context_window=args.context_window,
                   tools_required_for_tool_blocks=args.require_tools_for_tool_blocks, extra_betas=tuple(args.beta),
                   batch_processing_s=args.batch_processing_s)

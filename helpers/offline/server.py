@@ -12,6 +12,7 @@ import contextlib
 import gc
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
@@ -134,6 +135,12 @@ class PromptStopServer(uvicorn.Server):
 
     _wake: asyncio.Event | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    on_started: Callable[[], None] | None = None  # called once the socket listens
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets)  # on a port in use uvicorn logs the error and exits instead
+        if self.started and self.on_started is not None:
+            self.on_started()
 
     def request_stop(self) -> None:
         self.should_exit = True
@@ -400,8 +407,10 @@ def start_server(host: str = "127.0.0.1", port: int = 0, **options: Any) -> Offl
     return OfflineClaude(host, port, **options).start()
 
 
-def serve_forever(host: str = "127.0.0.1", port: int = 8765, **options: Any) -> None:
-    """Serve in the foreground until interrupted (Ctrl+C)."""
+def serve_forever(host: str = "127.0.0.1", port: int = 8765, on_started: Callable[[], None] | None = None,
+                  **options: Any) -> None:
+    """Serve in the foreground until interrupted (Ctrl+C); `on_started` is called once the socket listens."""
     server = OfflineClaude(host, port, **options)
+    server._server.on_started = on_started
     freeze_long_lived_objects()
     server._server.run()
