@@ -32,6 +32,8 @@ from typing import Any
 
 import httpx2
 
+from tests.standalone import free_port, listening_process
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "claude-haiku-5-5"
 HEADERS = {"x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01", "content-type": "application/json"}
@@ -134,12 +136,6 @@ def starlette_app(answers: dict[bool, Answer], delay_ms: float) -> Any:
     return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve(kind: str, port: int, answers: dict[bool, Answer], delay_ms: float = 0.0,
           ready: threading.Event | None = None) -> None:
     """Serve `kind` on 127.0.0.1:`port` in this thread until the process ends."""
@@ -220,27 +216,10 @@ def own_process(kind: str, delay_ms: float = 0.0) -> Iterator[tuple[subprocess.P
     """A server of `kind` in its own process: (process, base URL), ended at the end of the block."""
     port = free_port()
     command = ["-c", BASELINE_CODE, BASELINE] if kind == "baseline" else ["-m", "benchmarks.servers", kind]
-    process = subprocess.Popen([sys.executable, *command, str(port), str(delay_ms)],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "BENCH_CANNED": str(CANNED_FILE)})
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the {kind} server did not start") from None
-                time.sleep(0.05)
+    with listening_process([sys.executable, *command, str(port), str(delay_ms)], port, f"the {kind} server", 60,
+                           cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "BENCH_CANNED": str(CANNED_FILE)}) as process:
         yield process, f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def main(argv: list[str]) -> None:

@@ -435,6 +435,7 @@ async def _stream(state: ServerState, record: RequestRecord, message: dict[str, 
     together in one write; each simulated wait first sends what is due before it."""
     options = state.options
     due: list[bytes] = []  # frames due now, not yet sent
+    due_at = record.at  # when the next frames are due, on `state.now()`'s clock
     try:
         events = stream_events(message)
         upcoming = next(events, None)
@@ -459,10 +460,8 @@ async def _stream(state: ServerState, record: RequestRecord, message: dict[str, 
                 if due:
                     yield b"".join(due)
                     due = []
-                if n == 0:
-                    await _wait_until(state, record.at + delay / 1000)
-                else:
-                    await asyncio.sleep(delay / 1000)
+                due_at += delay / 1000
+                await _wait_until(state, due_at)
             due.append(sse(name, data))
         if due:
             yield b"".join(due)
